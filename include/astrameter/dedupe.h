@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Request deduplication (DEDUPE_TIME_WINDOW), shared by the CT and Shelly emulators: a
+ * request is dropped if the same key was *accepted* less than window ago; dropped
+ * requests do not refresh the timer. Fixed-size table, no allocation per request. */
+#ifndef ASTRAMETER_DEDUPE_H
+#define ASTRAMETER_DEDUPE_H
+
+#include <stdbool.h>
+#include "astrameter/ev.h"
+
+#define DEDUPE_SLOTS 64
+#define DEDUPE_KEY_LEN 48
+
+struct dedupe {
+	ev_ms window; /* <= 0: disabled */
+	struct {
+		char key[DEDUPE_KEY_LEN];
+		ev_ms at;
+	} slot[DEDUPE_SLOTS];
+};
+
+void dedupe_init(struct dedupe *d, ev_ms window);
+/* true = accept (and remember now for key); false = drop as a duplicate. */
+bool dedupe_accept(struct dedupe *d, const char *key, ev_ms now);
+
+#endif

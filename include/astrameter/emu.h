@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Emulated meter devices (CT002/CT003, Shelly Pro 3EM / EM gen3 / Pro EM50). Two phases,
+ * so that nothing opens a socket before the whole config validated: create() reads and
+ * checks the device's config; start() binds its sockets and registers them in the loop. */
+#ifndef ASTRAMETER_EMU_H
+#define ASTRAMETER_EMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "astrameter/config.h"
+#include "astrameter/err.h"
+#include "astrameter/ev.h"
+#include "astrameter/powermeter.h"
+
+struct emu_env {
+	struct ev_loop *loop;
+	struct pm_set *meters; /* routing by NETMASK, in config order */
+	struct cfg *cfg;
+	struct cfg_section *general;
+};
+
+struct emu_ops {
+	const char *name;
+	/* device_type is the lower-case DEVICE_TYPE entry; device_id the resolved id.
+	 * Returns an opaque handle or NULL with e set. */
+	void *(*create)(const struct emu_env *env, const char *device_type, const char *device_id,
+			struct err *e);
+	int (*start)(void *self, struct err *e);
+	void (*destroy)(void *self); /* closes sockets, cancels parked requests */
+	/* One line for --check-config / startup log. */
+	void (*describe)(void *self, char *buf, size_t len);
+};
+
+extern const struct emu_ops emu_ct002_ops; /* ct002, ct003 */
+extern const struct emu_ops emu_shelly_ops; /* shellypro3em[_old|_new], shellyemg3, shellyproem50 */
+
+/* The ops for a device type name, or NULL if unknown. */
+const struct emu_ops *emu_ops_for_type(const char *device_type);
+
+#endif

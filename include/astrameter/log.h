@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Logging to stderr, one line per message: "YYYY-MM-DD HH:MM:SS LEVEL component: text".
+ * Plus complain/release (after collectd): a failing source logs once, then at growing
+ * intervals while it keeps failing, and once more when it recovers. */
+#ifndef ASTRAMETER_LOG_H
+#define ASTRAMETER_LOG_H
+
+#include <stdbool.h>
+#include "astrameter/ev.h"
+
+enum log_level { LOG_LVL_DEBUG = 0, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR, LOG_LVL_CRIT };
+
+/* Parses critical/error/warn/warning/info/debug (case-insensitive). 0 on success, -1 if
+ * unknown (then *out is left untouched). */
+int log_level_parse(const char *s, enum log_level *out);
+void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
+bool log_enabled(enum log_level lvl);
+
+void log_msg(enum log_level lvl, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(comp, ...)                                                                 \
+	do {                                                                                 \
+		if (log_enabled(LOG_LVL_DEBUG))                                              \
+			log_msg(LOG_LVL_DEBUG, comp, __VA_ARGS__);                           \
+	} while (0)
+#define log_info(comp, ...) log_msg(LOG_LVL_INFO, comp, __VA_ARGS__)
+#define log_warnx(comp, ...) log_msg(LOG_LVL_WARN, comp, __VA_ARGS__)
+#define log_error(comp, ...) log_msg(LOG_LVL_ERROR, comp, __VA_ARGS__)
+
+/* Rate-limited complaint state; zero-initialise. */
+struct log_complain {
+	ev_ms next;      /* earliest time of the next complaint */
+	ev_ms interval;  /* current back-off */
+	unsigned missed; /* complaints suppressed since the last one logged */
+	bool failing;
+};
+
+/* Logs at WARN if the back-off allows (first failure at once, then 30 s, 60 s, ... up to
+ * 1 h); otherwise counts it. */
+void log_complain(struct log_complain *c, ev_ms now, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* If c was failing, logs one INFO recovery line and resets the state. */
+void log_release(struct log_complain *c, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif
