@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The powermeter core: per-meter cache, fetch scheduling, parked requests and routing.
+ *
+ * Upstream reads the meter inside every battery request, so a slow meter stalls every
+ * reply. Here a request is answered at once from a cached reading younger than the
+ * freshness bound (THROTTLE_INTERVAL, or PM_DEFAULT_FRESH_MS), and otherwise parked while
+ * one fetch runs on behalf of every parked request (coalescing). A parked request is
+ * answered when the reading lands, or with NULL ("hold") when the fetch fails or 2 s pass.
+ * The filter chain runs once per fresh reading, never per request. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astrameter/filter.h"
+#include "astrameter/powermeter.h"
+
+/* A fetch that has not completed after this long is considered lost (a driver bug or a
+ * wedged peer): the next request may start a new one. Drivers time out well before. */
+#define PM_STUCK_MS 10000
+
+int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap,
+		     struct err *e)
+{
+	*n = 0;
+	const char *p = list;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0 || len >= 32)
+			return err_set(e, "invalid CIDR '%.*s'", (int)(len < 40 ? len : 40), p);
+		char item[32];
+		memcpy(item, p, len);
+		item[len] = '\0';
+		unsigned bits = 32;
+		char *slash = strchr(item, '/');
+		if (slash) {
+			*slash = '\0';
+			char *endp;
+			unsigned long b = strtoul(slash + 1, &endp, 10);
+			if (slash[1] == '\0' || *endp || b > 32)
+				return err_set(e, "invalid prefix length in '%.*s'", (int)len, p);
+			bits = (unsigned)b;
+		}
+		struct in_addr a;
+		if (inet_pton(AF_INET, item, &a) != 1)
+			return err_set(e, "invalid IPv4 address in '%.*s'", (int)len, p);
+		if (*n >= cap)
+			return err_set(e, "too many CIDRs (at most %zu)", cap);
+		uint32_t mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+		/* Like Python's ip_network(strict=False): host bits are masked off. */
+		out[*n].mask = mask;
+		out[*n].addr = ntohl(a.s_addr) & mask;
+		(*n)++;
+		if (!end)
+			break;
+		p = end + 1;
+		if (!*p)
+			return err_set(e, "trailing comma");
+	}
+	if (*n == 0)
+		return err_set(e, "empty list");
+	return 0;
+}
+
+bool pm_netmask_match(const struct pm_netmask *nm, size_t n, uint32_t ip)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((ip & nm[i].mask) == nm[i].addr)
+			return true;
+	return false;
+}
+
+struct pm_meter *pm_route(const struct pm_set *set, uint32_t ip)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (pm_netmask_match(set->m[i]->netmask, set->m[i]->n_netmask, ip))
+			return set->m[i];
+	return NULL;
+}
+
+struct pm_meter *pm_meter_new(const struct pm_driver *drv, struct cfg_section *sec,
+			      struct cfg_section *general, struct pm_ctx *ctx, struct err *e)
+{
+	struct pm_meter *m = calloc(1, sizeof(*m));
+	if (!m) {
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	snprintf(m->name, sizeof(m->name), "%s", sec->name);
+	m->drv = drv;
+	m->ctx = ctx;
+	if (drv->priv_size) {
+		m->priv = calloc(1, drv->priv_size);
+		if (!m->priv) {
+			err_set(e, "out of memory");
+			goto fail;
+		}
+	}
+
+	const char *netmask;
+	if (cfg_get_str(sec, "netmask", "0.0.0.0/0", &netmask, e) != 0)
+		goto fail;
+	struct err ne;
+	if (pm_netmask_parse(netmask, m->netmask, &m->n_netmask, PM_MAX_NETMASKS, &ne) != 0) {
+		err_set(e, "[%s] NETMASK: %s in '%s'", sec->name, ne.msg, netmask);
+		goto fail;
+	}
+	double throttle;
+	if (cfg_get_double(cfg_pick(sec, general, "throttle_interval"), "throttle_interval", 0.0,
+			   0.0, 86400.0, &throttle, e) != 0)
+		goto fail;
+	m->throttle_ms = (ev_ms)llround(throttle * 1000.0);
+	if (cfg_get_bool(cfg_pick(sec, general, "wait_for_next_message"), "wait_for_next_message",
+			 true, &m->wait_for_next, e) != 0)
+		goto fail;
+
+	if (drv->configure && drv->configure(m, sec, e) != 0)
+		goto fail;
+	if (flt_chain_new(&m->chain, sec, general, e) != 0)
+		goto fail;
+	return m;
+fail:
+	pm_meter_free(m);
+	return NULL;
+}
+
+int pm_meter_start(struct pm_meter *m, struct err *e)
+{
+	if (m->drv->start)
+		return m->drv->start(m, e);
+	return 0;
+}
+
+static void wake_all(struct pm_meter *m, const struct pm_reading *r)
+{
+	/* Detach first: a callback may park a new request or cancel another. */
+	struct pm_waiter *list = m->waiters;
+	m->waiters = NULL;
+	if (list)
+		list->pprev = &list;
+	while (list) {
+		struct pm_waiter *w = list;
+		list = w->next;
+		if (list)
+			list->pprev = &list;
+		w->next = NULL;
+		w->pprev = NULL;
+		w->meter = NULL;
+		w->fn(w, r, w->arg);
+	}
+	if (m->deadline_timer) {
+		ev_timer_del(m->ctx->loop, m->deadline_timer);
+		m->deadline_timer = 0;
+	}
+}
+
+void pm_meter_free(struct pm_meter *m)
+{
+	if (!m)
+		return;
+	if (m->drv && m->drv->stop)
+		m->drv->stop(m);
+	if (m->ctx && m->ctx->loop)
+		wake_all(m, NULL);
+	flt_chain_free(m->chain);
+	free(m->priv);
+	free(m);
+}
+
+void pm_waiter_cancel(struct pm_waiter *w)
+{
+	if (!w->pprev)
+		return;
+	*w->pprev = w->next;
+	if (w->next)
+		w->next->pprev = w->pprev;
+	w->next = NULL;
+	w->pprev = NULL;
+	w->meter = NULL;
+}
+
+static ev_ms deadline_cb(struct ev_loop *loop, void *arg)
+{
+	struct pm_meter *m = arg;
+	ev_ms now = ev_now(loop);
+	ev_ms next = -1;
+	/* Expire due waiters one at a time: each callback may change the list. */
+	for (;;) {
+		struct pm_waiter *due = NULL;
+		next = -1;
+		for (struct pm_waiter *w = m->waiters; w; w = w->next) {
+			if (w->deadline <= now) {
+				due = w;
+				break;
+			}
+			if (next < 0 || w->deadline - now < next)
+				next = w->deadline - now;
+		}
+		if (!due)
+			break;
+		pm_waiter_cancel(due);
+		/* A push meter answers a timed-out wait with what it has (upstream swallows
+		 * the wait timeout and reads the current values); a pull meter holds. */
+		const struct pm_reading *r = (m->drv->push && m->have && !m->failed) ? &m->filtered
+										   : NULL;
+		due->fn(due, r, due->arg);
+	}
+	if (next < 0) {
+		m->deadline_timer = 0;
+		return EV_STOP;
+	}
+	return next;
+}
+
+void pm_meter_kick(struct pm_meter *m, ev_ms now)
+{
+	if (!m->drv->poll)
+		return;
+	if (m->in_flight) {
+		if (now - m->fetch_started < PM_STUCK_MS)
+			return;
+		log_warnx(m->name, "fetch started %lld ms ago never completed; starting a new one",
+			  (long long)(now - m->fetch_started));
+	}
+	m->in_flight = true;
+	m->fetch_started = now;
+	m->last_attempt = now;
+	m->fetches++;
+	if (m->drv->poll(m, now) != 0 && m->in_flight) {
+		/* The driver could not even start (and did not call fail itself). */
+		pm_meter_fail(m, "could not start a fetch");
+	}
+}
+
+int pm_meter_read(struct pm_meter *m, ev_ms now, struct pm_waiter *w, pm_waiter_fn *fn,
+		  void *arg, struct pm_reading *out)
+{
+	if (m->drv->push) {
+		if (!m->wait_for_next) {
+			if (!m->have || m->failed)
+				return -1;
+			*out = m->filtered;
+			return 1;
+		}
+	} else {
+		ev_ms fresh = m->throttle_ms > 0 ? m->throttle_ms : PM_DEFAULT_FRESH_MS;
+		if (m->have && !m->failed && now - m->filtered.at < fresh) {
+			*out = m->filtered;
+			return 1;
+		}
+		/* After a failure, do not hammer the meter: until the freshness bound has
+		 * passed, requests get the hold answer without a new fetch. */
+		if (m->failed && !m->in_flight && now - m->last_attempt < fresh)
+			return -1;
+	}
+	w->fn = fn;
+	w->arg = arg;
+	w->meter = m;
+	w->deadline = now + PM_WAIT_MS;
+	w->next = m->waiters;
+	if (w->next)
+		w->next->pprev = &w->next;
+	w->pprev = &m->waiters;
+	m->waiters = w;
+	if (!m->deadline_timer)
+		m->deadline_timer = ev_timer_add(m->ctx->loop, PM_WAIT_MS, deadline_cb, m);
+	pm_meter_kick(m, now);
+	return 0;
+}
+
+void pm_meter_publish(struct pm_meter *m, const struct pm_reading *r)
+{
+	ev_ms now = ev_now(m->ctx->loop);
+	struct pm_reading v = *r;
+	if (v.n == 0 || v.n > PM_MAX_VALUES) {
+		pm_meter_fail(m, "source produced %u values", v.n);
+		return;
+	}
+	for (unsigned i = 0; i < v.n; i++) {
+		if (!isfinite(v.w[i])) {
+			pm_meter_fail(m, "source produced a non-finite value");
+			return;
+		}
+	}
+	if (v.at == 0)
+		v.at = now;
+	m->raw = v;
+	flt_chain_process(m->chain, now, &v);
+	m->filtered = v;
+	m->have = true;
+	m->failed = false;
+	m->in_flight = false;
+	m->last_success = now;
+	m->seq++;
+	log_release(&m->complain, m->name, "reading again after %llu failed fetches",
+		    (unsigned long long)m->failures);
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		char buf[160];
+		int n = 0;
+		for (unsigned i = 0; i < v.n && n < (int)sizeof(buf) - 16; i++)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s%.1f", i ? "," : "",
+				      v.w[i]);
+		log_debug(m->name, "reading [%s] W", buf);
+	}
+	wake_all(m, &m->filtered);
+}
+
+void pm_meter_fail(struct pm_meter *m, const char *fmt, ...)
+{
+	ev_ms now = ev_now(m->ctx->loop);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m->last_error, sizeof(m->last_error), fmt, ap);
+	va_end(ap);
+	m->failed = true;
+	m->in_flight = false;
+	m->failures++;
+	if (m->drv->push)
+		m->have = false;
+	log_complain(&m->complain, now, m->name, "%s", m->last_error);
+	wake_all(m, NULL);
+}
