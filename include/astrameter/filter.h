@@ -40,4 +40,13 @@ void flt_chain_reset(struct flt_chain *c);
 void flt_chain_describe(const struct flt_chain *c, char *buf, size_t len);
 void flt_chain_free(struct flt_chain *c);
 
+/* The stages, in chain order. Each file src/filters/<name>.c exports one of these; the chain
+ * allocates state_size zeroed bytes per stage, calls configure, and drops the stage (calling
+ * fini) when configure reports it disabled. Exposed so tests can drive one stage alone. */
+extern const struct flt_ops flt_transform_ops; /* POWER_MULTIPLIER / POWER_OFFSET */
+extern const struct flt_ops flt_hampel_ops;    /* HAMPEL_WINDOW / _N_SIGMA / _MIN_THRESHOLD */
+extern const struct flt_ops flt_ema_ops;       /* SMOOTH_TARGET_ALPHA / MAX_SMOOTH_STEP */
+extern const struct flt_ops flt_deadband_ops;  /* DEADBAND */
+extern const struct flt_ops flt_pid_ops;       /* PID_KP / _KI / _KD / _OUTPUT_MAX / _MODE */
+
 #endif
