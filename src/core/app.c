@@ -243,6 +243,29 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 		if (!d->ops)
 			return err_set(e, "device type '%s' is not available", d->type);
 	}
+	/* Two CT devices on one UDP port cannot both bind: refuse before opening anything. */
+	long ct_ports[APP_MAX_DEVICES];
+	size_t n_ct = 0;
+	for (size_t i = 0; i < app->n_dev; i++) {
+		const char *t = app->dev[i].type;
+		if (strcmp(t, "ct002") != 0 && strcmp(t, "ct003") != 0)
+			continue;
+		struct cfg_section *s = NULL;
+		if (!strcmp(t, "ct003"))
+			s = cfg_find(&app->cfg, "CT003");
+		if (!s)
+			s = cfg_find(&app->cfg, "CT002");
+		long port;
+		if (cfg_get_int(s, "udp_port", 12345, 1, 65535, &port, e) != 0)
+			return -1;
+		for (size_t k = 0; k < n_ct; k++)
+			if (ct_ports[k] == port)
+				return err_set(e,
+					       "[CT002]/[CT003] UDP_PORT: several CT002/CT003 devices "
+					       "use port %ld; set UDP_PORT in [CT003] to another port",
+					       port);
+		ct_ports[n_ct++] = port;
+	}
 	for (size_t i = 0; i < app->n_dev; i++) {
 		struct app_device *d = &app->dev[i];
 		d->self = d->ops->create(env, d->type, d->id, e);
