@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* CT002/CT003 logic without sockets or clocks: the consumer table (one record per polling
+ * battery), its poll-interval EMA and TTL, the per-phase buckets a real CT forwards, and the
+ * 24-field response. Every function takes "now" from the caller, so the tests drive it with
+ * a fake clock and replay recorded upstream exchanges byte for byte.
+ *
+ * Times inside are seconds as doubles (now_ms / 1000.0) on purpose: upstream keeps wall-time
+ * seconds, rounds the poll EMA to 0.1 s and compares TTLs in floating point, and doing the
+ * same arithmetic keeps borderline cases (an interval of exactly x.x5 s) identical. */
+#include <stdio.h>
+#include <string.h>
+
+#include "astrameter/ct002.h"
+
+static double secs(ev_ms now)
+{
+	return (double)now / 1000.0;
+}
+
+static unsigned char lower(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch + ('a' - 'A')) : ch;
+}
+
+void ct002_core_init(struct ct002_core *core, const struct ct002_core_cfg *cfg)
+{
+	memset(core, 0, sizeof(*core));
+	core->cfg = *cfg;
+	core->cfg.ct_type[sizeof(core->cfg.ct_type) - 1] = '\0';
+	core->cfg.ct_mac[sizeof(core->cfg.ct_mac) - 1] = '\0';
+}
+
+bool ct002_core_mac_ok(const struct ct002_core *core, const struct ct002_request *req)
+{
+	size_t n = strlen(core->cfg.ct_mac);
+	if (n == 0)
+		return true;
+	if (req->n_fields < 4 || req->len[3] != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)req->f[3][i]) != lower((unsigned char)core->cfg.ct_mac[i]))
+			return false;
+	return true;
+}
+
+size_t ct002_consumer_id(const struct ct002_request *req, uint32_t ip, uint16_t port, char *out,
+                         size_t cap)
+{
+	if (cap == 0)
+		return 0;
+	if (req->n_fields > 1 && req->len[1] > 0) {
+		size_t n = req->len[1] < cap - 1 ? req->len[1] : cap - 1;
+		for (size_t i = 0; i < n; i++)
+			out[i] = (char)lower((unsigned char)req->f[1][i]);
+		out[n] = '\0';
+		return strlen(out); /* an embedded NUL ends the id */
+	}
+	int n = snprintf(out, cap, "%u.%u.%u.%u:%u", (unsigned)(ip >> 24) & 0xffu,
+	                 (unsigned)(ip >> 16) & 0xffu, (unsigned)(ip >> 8) & 0xffu,
+	                 (unsigned)ip & 0xffu, (unsigned)port);
+	if (n < 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+struct ct002_consumer *ct002_core_find(struct ct002_core *core, const char *id)
+{
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++)
+		if (core->c[i].used && strcmp(core->c[i].id, id) == 0)
+			return &core->c[i];
+	return NULL;
+}
+
+double ct002_consumer_ttl(const struct ct002_core *core, const struct ct002_consumer *c)
+{
+	if (core->cfg.consumer_ttl >= 0)
+		return (double)core->cfg.consumer_ttl;
+	if (!c->have_poll)
+		return CT002_TTL_FALLBACK_S;
+	double t = CT002_TTL_POLL_MULT * c->poll_interval;
+	return t > CT002_TTL_MIN_S ? t : CT002_TTL_MIN_S;
+}
+
+bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_consumer *c,
+                            ev_ms now)
+{
+	return c->used && secs(now) - c->ts > ct002_consumer_ttl(core, c);
+}
+
+/* A slot for a new consumer: a free one, else the expired one silent longest, else the one
+ * silent longest (upstream has no limit; dropping the stalest keeps every live battery
+ * answered even when a flood of fake MACs fills the table). */
+static struct ct002_consumer *new_slot(struct ct002_core *core, ev_ms now, bool *replaced)
+{
+	struct ct002_consumer *oldest = NULL, *expired = NULL;
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
+		struct ct002_consumer *c = &core->c[i];
+		if (!c->used)
+			return c;
+		if (ct002_consumer_expired(core, c, now) && (!expired || c->ts < expired->ts))
+			expired = c;
+		if (!oldest || c->ts < oldest->ts)
+			oldest = c;
+	}
+	if (expired)
+		return expired;
+	*replaced = true;
+	return oldest;
+}
+
+static bool real_phase(char p)
+{
+	return p == 'A' || p == 'B' || p == 'C' || p == 'D';
+}
+
+void ct002_core_update(struct ct002_core *core, const struct ct002_request *req, const char *id,
+                       uint32_t ip, uint16_t port, ev_ms now, struct ct002_update *upd)
+{
+	struct ct002_update u = {.ev = CT002_UPD_NONE};
+	double now_s = secs(now);
+	struct ct002_consumer *c = ct002_core_find(core, id);
+	bool fresh = false;
+	if (!c) {
+		c = new_slot(core, now, &u.replaced);
+		memset(c, 0, sizeof(*c));
+		c->used = true;
+		snprintf(c->id, sizeof(c->id), "%s", id);
+		fresh = true;
+	} else {
+		double raw = now_s - c->ts;
+		/* First interval taken raw, then an EMA; both rounded to 0.1 s like upstream
+		 * (the rounding feeds the adaptive TTL, so it must match). */
+		if (!c->have_poll)
+			c->poll_interval = ct002_round1(raw);
+		else
+			c->poll_interval =
+			        ct002_round1(CT002_POLL_EMA_ALPHA * raw +
+			                     (1.0 - CT002_POLL_EMA_ALPHA) * c->poll_interval);
+		c->have_poll = true;
+	}
+	char prev = fresh ? 0 : c->phase;
+	c->phase = req->phase;
+	c->power = req->power;
+	c->ts = now_s;
+	snprintf(c->dev_type, sizeof(c->dev_type), "%s", req->f[0]);
+	c->participates = req->participates;
+	c->ip = ip;
+	c->port = port;
+
+	if (real_phase(c->phase) && prev != c->phase) {
+		u.ev = real_phase(prev) ? CT002_UPD_PHASE_CHANGED : CT002_UPD_PHASE_DETECTED;
+		u.old_phase = prev;
+	} else if (fresh) {
+		u.ev = CT002_UPD_NEW;
+	}
+	u.c = c;
+	if (upd)
+		*upd = u;
+}
+
+static enum ct002_bucket_idx bucket_of(char phase)
+{
+	switch (phase) {
+	case 'A':
+		return CT002_BA;
+	case 'B':
+		return CT002_BB;
+	case 'C':
+		return CT002_BC;
+	case 'D':
+		return CT002_BABC;
+	default:
+		return CT002_BX;
+	}
+}
+
+void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
+                        struct ct002_bucket out[CT002_NBUCKETS])
+{
+	memset(out, 0, sizeof(out[0]) * CT002_NBUCKETS);
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
+		const struct ct002_consumer *c = &core->c[i];
+		/* Opted-out (participate = 0) and silent batteries are left out at once,
+		 * before the cleanup timer removes them, like the real CT (#462). */
+		if (!c->used || !c->participates || ct002_consumer_expired(core, c, now))
+			continue;
+		enum ct002_bucket_idx b = bucket_of(c->phase);
+		/* Counted whatever its power: relay batteries divide by this count. */
+		out[b].count++;
+		long long p;
+		if (core->ctl.targets && b != CT002_BX) {
+			/* Active control: the net power we instructed, filtered by the
+			 * balancer's intent so PV pass-through does not look like discharge
+			 * (#376). Inspection batteries are never instructed. */
+			p = (long long)ct002_round_half_even(c->last_instructed);
+			double intent;
+			if (core->ctl.intent && core->ctl.intent(core->ctl.arg, c, &intent) &&
+			    ((intent <= 0 && p > 0) || (intent >= 0 && p < 0)))
+				p = 0;
+		} else {
+			/* Relay: the battery's reported power, like the real CT (#457). */
+			p = c->power;
+		}
+		if (p == 0)
+			continue;
+		out[b].active = true;
+		if (p < 0)
+			out[b].chrg += p;
+		else
+			out[b].dchrg += p;
+	}
+}
+
+static void set_num(struct ct002_fields *o, size_t i, long long v)
+{
+	snprintf(o->num[i], sizeof(o->num[i]), "%lld", v);
+	o->f[i].p = o->num[i];
+	o->f[i].len = strlen(o->num[i]);
+}
+
+static int set_round(struct ct002_fields *o, size_t i, double v)
+{
+	int n = ct002_format_round(v, o->num[i], sizeof(o->num[i]));
+	if (n < 0)
+		return -1;
+	o->f[i].p = o->num[i];
+	o->f[i].len = (size_t)n;
+	return 0;
+}
+
+int ct002_core_fields(const struct ct002_core *core, const struct ct002_request *req,
+                      const double values[3], ev_ms now, struct ct002_fields *o)
+{
+	bool active = core->ctl.targets != NULL;
+	double total = values[0] + values[1] + values[2];
+
+	/* Identity is CT first, then the battery: the reverse of the request. */
+	o->f[0].p = core->cfg.ct_type;
+	o->f[0].len = strlen(core->cfg.ct_type);
+	if (core->cfg.ct_mac[0]) {
+		o->f[1].p = core->cfg.ct_mac;
+		o->f[1].len = strlen(core->cfg.ct_mac);
+	} else {
+		o->f[1].p = req->f[3];
+		o->f[1].len = req->len[3];
+	}
+	o->f[2].p = req->f[0];
+	o->f[2].len = req->len[0];
+	o->f[3].p = req->f[1];
+	o->f[3].len = req->len[1];
+	for (size_t i = 0; i < 3; i++)
+		if (set_round(o, 4 + i, values[i]) < 0)
+			return -1;
+	if (set_round(o, 7, total) < 0)
+		return -1;
+	set_num(o, 12, core->cfg.wifi_rssi);
+	set_num(o, 13, core->info_idx);
+
+	struct ct002_bucket b[CT002_NBUCKETS];
+	ct002_core_buckets(core, now, b);
+	for (size_t i = 0; i < 3; i++) {
+		const struct ct002_bucket *pb = &b[CT002_BA + i];
+		/* Active control already split the demand per battery, so the count must be
+		 * 1 or the battery divides its own target again (#459). Relay forwards the
+		 * real count so each battery takes its 1/N share. */
+		if (active)
+			set_num(o, 8 + i, (pb->active || values[i] != 0) ? 1 : 0);
+		else
+			set_num(o, 8 + i, pb->count);
+		set_num(o, 15 + i, pb->chrg);
+		set_num(o, 20 + i, pb->dchrg);
+	}
+	if (active)
+		set_num(o, 11, (b[CT002_BABC].active || (req->phase == 'D' && total != 0)) ? 1 : 0);
+	else
+		set_num(o, 11, b[CT002_BABC].count);
+	set_num(o, 14, b[CT002_BX].chrg);
+	set_num(o, 19, b[CT002_BX].dchrg);
+	set_num(o, 18, b[CT002_BABC].chrg);
+	set_num(o, 23, b[CT002_BABC].dchrg);
+	return 0;
+}
+
+int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req, const char *id,
+                       enum ct002_src src, const struct pm_reading *r, ev_ms now, uint8_t *out,
+                       size_t cap, struct ct002_resp_info *info)
+{
+	struct ct002_consumer *c = ct002_core_find(core, id);
+	double meter[3] = {0, 0, 0};
+	switch (src) {
+	case CT002_SRC_METER:
+		if (r) {
+			/* Pad or truncate to three phases. */
+			for (unsigned i = 0; i < 3 && i < r->n && i < PM_MAX_VALUES; i++)
+				meter[i] = r->w[i];
+		}
+		if (c) {
+			memcpy(c->values, meter, sizeof(meter));
+			c->have_values = true;
+		}
+		break;
+	case CT002_SRC_NO_METER:
+		/* Not a failure: serve what this battery got last time (upstream). */
+		if (c && c->have_values)
+			memcpy(meter, c->values, sizeof(meter));
+		break;
+	case CT002_SRC_HOLD:
+		/* The meter failed: an explicit zero delta, never a delta rebuilt from
+		 * stale data (#403). The cached values stay for later "no meter" answers. */
+		break;
+	}
+	double values[3];
+	memcpy(values, meter, sizeof(values));
+	bool inspection = req->phase == '0';
+	/* The active-control hook: per-consumer balancer targets replace the meter values.
+	 * Never for inspection (the battery needs raw values to find its phase) and never on
+	 * a hold (the controller must not see the zero sentinel as a fresh sample). */
+	if (core->ctl.targets && c && !inspection && src != CT002_SRC_HOLD)
+		core->ctl.targets(core->ctl.arg, core, c, values, now);
+	if (c && !inspection) {
+		/* The battery computes new_output = own_output + delta; remember where we
+		 * expect it to land. Phase D reads the total field. */
+		double delta = c->phase == 'D' ? values[0] + values[1] + values[2]
+		                               : values[c->phase == 'B'   ? 1
+		                                        : c->phase == 'C' ? 2
+		                                                          : 0];
+		c->last_instructed = (double)req->power + delta;
+	}
+	struct ct002_fields f;
+	if (ct002_core_fields(core, req, values, now, &f) < 0)
+		return -1;
+	int n = ct002_encode(f.f, CT002_RESP_FIELDS, out, cap);
+	if (n < 0)
+		return -1;
+	if (info) {
+		memcpy(info->meter, meter, sizeof(meter));
+		memcpy(info->sent, values, sizeof(values));
+		info->info_idx = core->info_idx;
+	}
+	core->info_idx = (core->info_idx + 1) % 256;
+	return n;
+}
+
+unsigned ct002_core_expire(struct ct002_core *core, ev_ms now)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
+		if (ct002_consumer_expired(core, &core->c[i], now)) {
+			memset(&core->c[i], 0, sizeof(core->c[i]));
+			n++;
+		}
+	}
+	return n;
+}
+
+int ct002_core_handle(struct ct002_core *core, const uint8_t *buf, size_t len, uint32_t ip,
+                      uint16_t port, enum ct002_src src, const struct pm_reading *r, ev_ms now,
+                      uint8_t *out, size_t cap)
+{
+	struct ct002_request req;
+	if (ct002_request_parse(buf, len, &req) != CT002_OK)
+		return 0;
+	if (!ct002_core_mac_ok(core, &req))
+		return 0;
+	char id[CT002_ID_MAX + 1];
+	ct002_consumer_id(&req, ip, port, id, sizeof(id));
+	ct002_core_update(core, &req, id, ip, port, now, NULL);
+	return ct002_core_respond(core, &req, id, src, r, now, out, cap, NULL);
+}
