@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The powermeter core with a scripted fake driver and a fake clock: fresh-cache answers,
+ * parking and coalescing, the 2 s deadline, failures (hold), back-off after a failure,
+ * push meters with WAIT_FOR_NEXT_MESSAGE, NETMASK parsing and routing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "astrameter/config.h"
+#include "astrameter/powermeter.h"
+
+static ev_ms fake_now;
+static ev_ms fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+struct fake {
+	int polls;
+};
+
+static int fake_poll(struct pm_meter *m, ev_ms now)
+{
+	(void)now;
+	struct fake *f = m->priv;
+	f->polls++;
+	return 0; /* completes when the test says so */
+}
+
+static const struct pm_driver fake_pull = {
+	.name = "FAKE", .priv_size = sizeof(struct fake), .poll = fake_poll};
+static const struct pm_driver fake_push = {.name = "FAKEPUSH", .priv_size = sizeof(struct fake),
+					   .push = true};
+
+struct got {
+	int calls;
+	bool ok;
+	double w0;
+};
+
+static void got_cb(struct pm_waiter *w, const struct pm_reading *r, void *arg)
+{
+	(void)w;
+	struct got *g = arg;
+	g->calls++;
+	g->ok = r != NULL;
+	g->w0 = r ? r->w[0] : 0.0;
+}
+
+struct env {
+	struct ev_loop *loop;
+	struct pm_ctx ctx;
+	struct cfg cfg;
+};
+
+static struct pm_meter *make(struct env *env, const struct pm_driver *drv, const char *ini)
+{
+	fake_now = 100000;
+	env->loop = ev_new(fake_clock, NULL);
+	env->ctx.loop = env->loop;
+	memset(&env->cfg, 0, sizeof(env->cfg));
+	struct err e;
+	assert_int_equal(cfg_load_string(&env->cfg, ini, &e), 0);
+	struct pm_meter *m = pm_meter_new(drv, &env->cfg.sec[env->cfg.n - 1],
+					  cfg_find(&env->cfg, "GENERAL"), &env->ctx, &e);
+	assert_non_null(m);
+	return m;
+}
+
+static void done(struct env *env, struct pm_meter *m)
+{
+	pm_meter_free(m);
+	cfg_free(&env->cfg);
+	ev_free(env->loop);
+}
+
+static struct pm_reading one(double w)
+{
+	struct pm_reading r = {.n = 1};
+	r.w[0] = w;
+	return r;
+}
+
+static void advance(struct env *env, ev_ms ms)
+{
+	fake_now += ms;
+	ev_run_once(env->loop, 0);
+}
+
+static void parks_coalesces_then_serves_from_cache(void **state)
+{
+	(void)state;
+	struct env env;
+	struct pm_meter *m = make(&env, &fake_pull, "[FAKE]\nTHROTTLE_INTERVAL = 1\n");
+	struct fake *f = m->priv;
+	assert_int_equal(m->throttle_ms, 1000);
+	struct pm_waiter w1 = {0}, w2 = {0};
+	struct got g1 = {0}, g2 = {0};
+	struct pm_reading out;
+	assert_int_equal(pm_meter_read(m, fake_now, &w1, got_cb, &g1, &out), 0);
+	assert_int_equal(pm_meter_read(m, fake_now, &w2, got_cb, &g2, &out), 0);
+	assert_int_equal(f->polls, 1); /* one fetch for both */
+	ev_update_now(env.loop);
+	struct pm_reading r = one(321.0);
+	pm_meter_publish(m, &r);
+	assert_int_equal(g1.calls, 1);
+	assert_int_equal(g2.calls, 1);
+	assert_true(g1.ok && g2.ok);
+	assert_true(g1.w0 == 321.0);
+	/* Within THROTTLE_INTERVAL: answered from the cache, no new fetch. */
+	fake_now += 999;
+	assert_int_equal(pm_meter_read(m, fake_now, &w1, got_cb, &g1, &out), 1);
+	assert_true(out.w[0] == 321.0);
+	assert_int_equal(f->polls, 1);
+	/* Older than that: a new fetch. */
+	fake_now += 1;
+	assert_int_equal(pm_meter_read(m, fake_now, &w1, got_cb, &g1, &out), 0);
+	assert_int_equal(f->polls, 2);
+	pm_waiter_cancel(&w1);
+	done(&env, m);
+	assert_int_equal(g1.calls, 1); /* cancelled waiters are never called */
+}
+
+static void deadline_gives_hold_after_2s(void **state)
+{
+	(void)state;
+	struct env env;
+	struct pm_meter *m = make(&env, &fake_pull, "[FAKE]\n");
+	assert_int_equal(m->throttle_ms, 0);
+	struct pm_waiter w = {0};
+	struct got g = {0};
+	struct pm_reading out;
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	advance(&env, 1999);
+	assert_int_equal(g.calls, 0);
+	advance(&env, 1);
+	assert_int_equal(g.calls, 1);
+	assert_false(g.ok);
+	/* A late reading still lands in the cache for the next request. */
+	struct pm_reading r = one(5.0);
+	pm_meter_publish(m, &r);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 1);
+	done(&env, m);
+}
+
+static void failure_holds_and_backs_off(void **state)
+{
+	(void)state;
+	struct env env;
+	struct pm_meter *m = make(&env, &fake_pull, "[FAKE]\n");
+	struct fake *f = m->priv;
+	struct pm_waiter w = {0};
+	struct got g = {0};
+	struct pm_reading out;
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	pm_meter_fail(m, "HTTP %d", 503);
+	assert_int_equal(g.calls, 1);
+	assert_false(g.ok);
+	assert_string_equal(m->last_error, "HTTP 503");
+	/* Right after a failure: hold at once, no new fetch (no hammering). */
+	assert_int_equal(pm_meter_read(m, fake_now + 10, &w, got_cb, &g, &out), -1);
+	assert_int_equal(f->polls, 1);
+	/* After the freshness bound a new attempt is made. */
+	assert_int_equal(pm_meter_read(m, fake_now + PM_DEFAULT_FRESH_MS, &w, got_cb, &g, &out),
+			 0);
+	assert_int_equal(f->polls, 2);
+	pm_waiter_cancel(&w);
+	done(&env, m);
+}
+
+static void push_meter_waits_for_next_message(void **state)
+{
+	(void)state;
+	struct env env;
+	struct pm_meter *m = make(&env, &fake_push, "[FAKEPUSH]\n");
+	assert_true(m->wait_for_next);
+	struct pm_waiter w = {0};
+	struct got g = {0};
+	struct pm_reading out;
+	struct pm_reading r = one(10.0);
+	ev_update_now(env.loop);
+	pm_meter_publish(m, &r);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	r = one(11.0);
+	pm_meter_publish(m, &r);
+	assert_int_equal(g.calls, 1);
+	assert_true(g.w0 == 11.0);
+	/* No push within 2 s: the cached value is used (upstream swallows the timeout). */
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	advance(&env, 2000);
+	assert_int_equal(g.calls, 2);
+	assert_true(g.ok && g.w0 == 11.0);
+	done(&env, m);
+
+	m = make(&env, &fake_push, "[GENERAL]\nWAIT_FOR_NEXT_MESSAGE = false\n[FAKEPUSH]\n");
+	assert_false(m->wait_for_next);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), -1); /* nothing yet */
+	ev_update_now(env.loop);
+	pm_meter_publish(m, &r);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 1);
+	done(&env, m);
+}
+
+static void rejects_bad_common_keys(void **state)
+{
+	(void)state;
+	struct cfg cfg = {0};
+	struct err e;
+	struct pm_ctx ctx = {0};
+	assert_int_equal(cfg_load_string(&cfg, "[FAKE]\nNETMASK = 10.0.0.0/33\n", &e), 0);
+	assert_null(pm_meter_new(&fake_pull, &cfg.sec[0], NULL, &ctx, &e));
+	assert_non_null(strstr(e.msg, "[FAKE] NETMASK"));
+	assert_non_null(strstr(e.msg, "10.0.0.0/33"));
+	cfg_free(&cfg);
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(cfg_load_string(&cfg, "[FAKE]\nTHROTTLE_INTERVAL = soon\n", &e), 0);
+	assert_null(pm_meter_new(&fake_pull, &cfg.sec[0], NULL, &ctx, &e));
+	assert_non_null(strstr(e.msg, "THROTTLE_INTERVAL"));
+	assert_non_null(strstr(e.msg, "soon"));
+	cfg_free(&cfg);
+}
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return ntohl(a.s_addr);
+}
+
+static void netmask_parse_and_match(void **state)
+{
+	(void)state;
+	struct pm_netmask nm[4];
+	size_t n;
+	struct err e;
+	assert_int_equal(pm_netmask_parse("192.168.1.0/24, 10.0.0.5", nm, &n, 4, &e), 0);
+	assert_int_equal(n, 2);
+	assert_true(pm_netmask_match(nm, n, ip("192.168.1.77")));
+	assert_false(pm_netmask_match(nm, n, ip("192.168.2.1")));
+	assert_true(pm_netmask_match(nm, n, ip("10.0.0.5")));
+	assert_false(pm_netmask_match(nm, n, ip("10.0.0.6")));
+	/* Host bits are ignored like Python's ip_network(strict=False). */
+	assert_int_equal(pm_netmask_parse("192.168.1.9/24", nm, &n, 4, &e), 0);
+	assert_true(pm_netmask_match(nm, n, ip("192.168.1.200")));
+	assert_int_equal(pm_netmask_parse("0.0.0.0/0", nm, &n, 4, &e), 0);
+	assert_true(pm_netmask_match(nm, n, ip("8.8.8.8")));
+	const char *bad[] = {"", "1.2.3.4/", "1.2.3/24", "1.2.3.4/40", "a.b.c.d", "1.2.3.4,",
+			     "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5", "::1/128"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(pm_netmask_parse(bad[i], nm, &n, 4, &e), -1);
+}
+
+static void route_first_match_in_file_order(void **state)
+{
+	(void)state;
+	struct pm_meter a = {0}, b = {0};
+	struct err e;
+	assert_int_equal(pm_netmask_parse("192.168.1.0/24", a.netmask, &a.n_netmask, 4, &e), 0);
+	assert_int_equal(pm_netmask_parse("0.0.0.0/0", b.netmask, &b.n_netmask, 4, &e), 0);
+	struct pm_meter *list[] = {&a, &b};
+	struct pm_set set = {list, 2};
+	assert_ptr_equal(pm_route(&set, ip("192.168.1.3")), &a);
+	assert_ptr_equal(pm_route(&set, ip("192.168.7.3")), &b);
+	set.n = 1;
+	assert_null(pm_route(&set, ip("192.168.7.3")));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parks_coalesces_then_serves_from_cache),
+		cmocka_unit_test(deadline_gives_hold_after_2s),
+		cmocka_unit_test(failure_holds_and_backs_off),
+		cmocka_unit_test(push_meter_waits_for_next_message),
+		cmocka_unit_test(rejects_bad_common_keys),
+		cmocka_unit_test(netmask_parse_and_match),
+		cmocka_unit_test(route_first_match_in_file_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
