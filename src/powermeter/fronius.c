@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* FRONIUS powermeter: the inverter's Solar API GetMeterRealtimeData.cgi for one Smart
+ * Meter; the signed PowerReal_P_Sum (import positive), or the three phase values with
+ * PER_PHASE. A non-zero Head.Status.Code is an API error carrying its reason. */
+#include <cjson/cJSON.h>
+
+#include "astrameter/pm_parsers.h"
+
+static const cJSON *opt(const cJSON *obj, const char *key)
+{
+	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+int fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
+                  struct err *e)
+{
+	cJSON *root = pmj_parse(body, len, e);
+	if (!root)
+		return -1;
+	int rc = -1;
+	struct pm_reading r = {0};
+	if (!cJSON_IsObject(root)) {
+		err_set(e, "expected a JSON object");
+		goto done;
+	}
+	const cJSON *status = opt(opt(root, "Head"), "Status");
+	const cJSON *code = opt(status, "Code");
+	double c = 0;
+	if (code && pmj_float(code, "Head.Status.Code", &c, e) < 0)
+		goto done;
+	if (c != 0) {
+		const cJSON *why = opt(status, "Reason");
+		if (!cJSON_IsString(why) || !why->valuestring[0])
+			why = opt(status, "UserMessage");
+		err_set(e, "Fronius API returned status %g: %s", c,
+		        cJSON_IsString(why) && why->valuestring[0] ? why->valuestring
+		                                                   : "unknown error");
+		goto done;
+	}
+	const cJSON *bd = pmj_member(root, "Body", e);
+	const cJSON *data = bd ? pmj_member(bd, "Data", e) : NULL;
+	if (!data)
+		goto done;
+	if (!cJSON_IsObject(data)) {
+		err_set(e, "field 'Data' is not an object");
+		goto done;
+	}
+	if (per_phase) {
+		static const char *const ph[3] = {"PowerReal_P_Phase_1", "PowerReal_P_Phase_2",
+		                                  "PowerReal_P_Phase_3"};
+		for (int i = 0; i < 3; i++) {
+			const cJSON *v = opt(data, ph[i]);
+			if (v && pmj_float(v, ph[i], &r.w[i], e) < 0)
+				goto done;
+		}
+		r.n = 3;
+	} else {
+		const cJSON *v = pmj_member(data, "PowerReal_P_Sum", e);
+		if (!v || pmj_float(v, "PowerReal_P_Sum", &r.w[0], e) < 0)
+			goto done;
+		r.n = 1;
+	}
+	*out = r;
+	rc = 0;
+done:
+	cJSON_Delete(root);
+	return rc;
+}

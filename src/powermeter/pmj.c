@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Shared helpers of the HTTP meter parsers: JSON parsing with one-line errors, the
+ * reference's Python int()/float() number semantics with a sanity bound, and form/query
+ * escaping. Pure; no I/O. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "astrameter/pm_parsers.h"
+
+struct cJSON *pmj_parse(const char *body, size_t len, struct err *e)
+{
+	size_t i = 0;
+	while (body && i < len && isspace((unsigned char)body[i]))
+		i++;
+	if (!body || i == len) {
+		err_set(e, "empty body");
+		return NULL;
+	}
+	cJSON *root = cJSON_ParseWithLength(body, len);
+	if (!root)
+		err_set(e, "body is not valid JSON");
+	return root;
+}
+
+const struct cJSON *pmj_member(const struct cJSON *obj, const char *key, struct err *e)
+{
+	if (!cJSON_IsObject(obj)) {
+		err_set(e, "expected an object around '%s'", key);
+		return NULL;
+	}
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!v)
+		err_set(e, "missing field '%s'", key);
+	return v;
+}
+
+static int check_range(double v, const char *what, double *out, struct err *e)
+{
+	if (!isfinite(v) || fabs(v) > PM_PARSE_MAX_W)
+		return err_set(e, "field '%s' is out of range", what);
+	*out = v;
+	return 0;
+}
+
+/* Python int() of a string: blanks around, optional sign, digits with single '_' between
+ * them; no decimal point. */
+static int int_text(const char *s, const char *what, double *out, struct err *e)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	bool neg = false;
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	double v = 0;
+	size_t digits = 0;
+	bool last_us = false;
+	for (; *s && !isspace((unsigned char)*s); s++) {
+		if (*s == '_' && digits && !last_us) {
+			last_us = true;
+			continue;
+		}
+		if (!isdigit((unsigned char)*s))
+			return err_set(e, "field '%s' is not an integer", what);
+		v = v * 10 + (*s - '0');
+		digits++;
+		last_us = false;
+		if (v > PM_PARSE_MAX_W)
+			return err_set(e, "field '%s' is out of range", what);
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!digits || last_us || *s)
+		return err_set(e, "field '%s' is not an integer", what);
+	*out = neg ? -v : v;
+	return 0;
+}
+
+int pmj_int(const struct cJSON *v, const char *what, double *out, struct err *e)
+{
+	if (cJSON_IsBool(v)) {
+		*out = cJSON_IsTrue(v) ? 1.0 : 0.0;
+		return 0;
+	}
+	if (cJSON_IsNumber(v)) {
+		double d;
+		if (check_range(v->valuedouble, what, &d, e) < 0)
+			return -1;
+		*out = trunc(d);
+		return 0;
+	}
+	if (cJSON_IsString(v) && v->valuestring)
+		return int_text(v->valuestring, what, out, e);
+	if (cJSON_IsNull(v))
+		return err_set(e, "field '%s' is null", what);
+	return err_set(e, "field '%s' is not a number", what);
+}
+
+int pmj_float_text(const char *s, size_t len, const char *what, double *out, struct err *e)
+{
+	char buf[64];
+	while (len && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	if (!len || len >= sizeof(buf))
+		return err_set(e, "field '%s' is not a number", what);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	/* strtod also takes hex and "nan"/"inf"; Python float takes no hex, and non-finite
+	 * watts are garbage anyway. */
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == 'x' || buf[i] == 'X' || buf[i] == 'n' || buf[i] == 'N' ||
+		    buf[i] == 'i' || buf[i] == 'I')
+			return err_set(e, "field '%s' is not a number", what);
+	char *end;
+	double d = strtod(buf, &end);
+	if (end == buf || *end)
+		return err_set(e, "field '%s' is not a number", what);
+	return check_range(d, what, out, e);
+}
+
+int pmj_float(const struct cJSON *v, const char *what, double *out, struct err *e)
+{
+	if (cJSON_IsBool(v)) {
+		*out = cJSON_IsTrue(v) ? 1.0 : 0.0;
+		return 0;
+	}
+	if (cJSON_IsNumber(v))
+		return check_range(v->valuedouble, what, out, e);
+	if (cJSON_IsString(v) && v->valuestring)
+		return pmj_float_text(v->valuestring, strlen(v->valuestring), what, out, e);
+	if (cJSON_IsNull(v))
+		return err_set(e, "field '%s' is null", what);
+	return err_set(e, "field '%s' is not a number", what);
+}
+
+int pmj_urlencode(const char *in, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	if (!cap)
+		return -1;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		char tmp[3];
+		size_t n;
+		if (isalnum(*p) || *p == '_' || *p == '.' || *p == '-' || *p == '~') {
+			tmp[0] = (char)*p;
+			n = 1;
+		} else if (*p == ' ') {
+			tmp[0] = '+';
+			n = 1;
+		} else {
+			tmp[0] = '%';
+			tmp[1] = hex[*p >> 4];
+			tmp[2] = hex[*p & 15];
+			n = 3;
+		}
+		if (o + n >= cap) {
+			out[o] = '\0';
+			return -1;
+		}
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* AMIS_READER parser: the reference's recorded body, then broken bodies. */
+#include "pm_test_util.h"
+#include "astrameter/pm_parsers.h"
+
+static int parse(const char *b, size_t n, struct pm_reading *r, struct err *e)
+{
+	return amisreader_parse(b, n, r, e);
+}
+
+static void test_recorded(void **state)
+{
+	(void)state;
+	size_t len;
+	struct pm_reading r;
+	struct err e = {{0}};
+	char *b = pmt_load("amisreader/rest.json", &len);
+	assert_int_equal(parse(b, len, &r, &e), 0);
+	assert_int_equal(r.n, 1);
+	assert_float_equal(r.w[0], 1200, 1e-9);
+	free(b);
+}
+
+static void test_broken(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *body, *msg;
+	} bad[] = {
+	        {"{\"saldox\": 1}", "missing field 'saldo'"},
+	        {"{\"saldo\": null}", "null"},
+	        {"{\"saldo\": []}", "not a number"},
+	        {"{\"saldo\": 1e30}", "out of range"},
+	        {"{\"saldo\"", "not valid JSON"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pm_reading r;
+		struct err e = {{0}};
+		int rc = parse(PMT_BODY(bad[i].body), &r, &e);
+		if (rc != -1 || !strstr(e.msg, bad[i].msg))
+			fail_msg("case %zu (%s): rc %d '%s'", i, bad[i].body, rc, e.msg);
+	}
+	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
+		struct pm_reading r;
+		struct err e = {{0}};
+		assert_int_equal(parse(PMT_BODY(pmt_garbage[i]), &r, &e), -1);
+		assert_true(e.msg[0] != '\0');
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_recorded),
+	        cmocka_unit_test(test_broken),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
