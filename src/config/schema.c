@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The config schema: every section kind and key upstream AstraMeter v2.2.3 reads (from its
+ * config_loader.py, main.py and the MQTT insights/Marstek readers), flagged with what this
+ * daemon implements, and the post-load check that reports keys nothing read. Contract in
+ * astrameter/cfg_schema.h. When a module starts reading a key, flag it CFG_KEY_HERE here
+ * (a key a getter read is never reported anyway; the flag matters for sections that exist
+ * but are not in use, e.g. [CT003] while only ct002 runs). */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "astrameter/cfg_schema.h"
+#include "astrameter/log.h"
+
+#define H CFG_KEY_HERE
+#define U 0u /* upstream only */
+#define END             \
+	{               \
+		NULL, 0 \
+	}
+
+static const struct cfg_schema_key k_general[] = {
+        {"DEVICE_TYPE", H},
+        {"DEVICE_IDS", H},
+        {"SKIP_POWERMETER_TEST", H},
+        {"ENABLE_WEB_SERVER", U},
+        {"WEB_CONFIG_ENABLED", U},
+        {"WEB_SERVER_PORT", U},
+        {"THROTTLE_INTERVAL", H},
+        {"WAIT_FOR_NEXT_MESSAGE", H},
+        {"DEDUPE_TIME_WINDOW", H},
+        {"SMOOTH_TARGET_ALPHA", H},
+        {"MAX_SMOOTH_STEP", H},
+        {"DEADBAND", H},
+        {"HAMPEL_WINDOW", H},
+        {"HAMPEL_N_SIGMA", H},
+        {"HAMPEL_MIN_THRESHOLD", H},
+        {"PID_KP", H},
+        {"PID_KI", H},
+        {"PID_KD", H},
+        {"PID_OUTPUT_MAX", H},
+        {"PID_MODE", H},
+        {"DISABLE_SUM_PHASES", CFG_KEY_OBSOLETE},
+        {"DISABLE_ABSOLUTE_VALUES", CFG_KEY_OBSOLETE},
+        {"POLL_INTERVAL", CFG_KEY_OBSOLETE},
+        END,
+};
+
+static const struct cfg_schema_key k_ct[] = {
+        {"CT_MAC", H},
+        {"UDP_PORT", H},
+        {"WIFI_RSSI", H},
+        {"DEDUPE_TIME_WINDOW", H},
+        {"CONSUMER_TTL", H},
+        {"DEBUG_STATUS", H},
+        {"ACTIVE_CONTROL", H},
+        {"FAIR_DISTRIBUTION", U},
+        {"BALANCE_GAIN", U},
+        {"BALANCE_DEADBAND", U},
+        {"MAX_CORRECTION_PER_STEP", U},
+        {"ERROR_BOOST_THRESHOLD", U},
+        {"ERROR_BOOST_MAX", U},
+        {"ERROR_REDUCE_THRESHOLD", U},
+        {"MAX_TARGET_STEP", U},
+        {"PACE_BASE_STEP", U},
+        {"PACE_MAX_STEP", U},
+        {"OSC_DAMP_MAX", U},
+        {"OSC_DAMP_ALPHA", U},
+        {"OSC_DAMP_DECAY", U},
+        {"OSC_DAMP_THRESHOLD", U},
+        {"GRID_PREDICT_TRUST", U},
+        {"CONCENTRATE_DEADBAND", U},
+        {"IMPORT_TRIM_W", U},
+        {"MIN_DC_OUTPUT", U},
+        {"SATURATION_DETECTION", U},
+        {"SATURATION_ALPHA", U},
+        {"MIN_TARGET_FOR_SATURATION", U},
+        {"SATURATION_GRACE_SECONDS", U},
+        {"SATURATION_STALL_TIMEOUT_SECONDS", U},
+        {"SATURATION_DECAY_FACTOR", U},
+        {"MIN_EFFICIENT_POWER", U},
+        {"PROBE_MIN_POWER", U},
+        {"EFFICIENCY_ROTATION_INTERVAL", U},
+        {"EFFICIENCY_FADE_ALPHA", U},
+        {"EFFICIENCY_SATURATION_THRESHOLD", U},
+        {"EFFICIENCY_DEMAND_ALPHA", U},
+        {"CLOUD_REPORTING", U},
+        {"CLOUD_REPORTING_HOST", U},
+        {"CLOUD_REPORTING_INTERVAL", U},
+        END,
+};
+
+static const struct cfg_schema_key k_marstek[] = {
+        {"ENABLE", U}, {"BASE_URL", U}, {"MAILBOX", U}, {"PASSWORD", U}, {"TIMEZONE", U}, END,
+};
+
+static const struct cfg_schema_key k_insights[] = {
+        {"URI", U},
+        {"BROKER", U},
+        {"PORT", U},
+        {"USERNAME", U},
+        {"PASSWORD", U},
+        {"TLS", U},
+        {"BASE_TOPIC", U},
+        {"HA_DISCOVERY", U},
+        {"HA_DISCOVERY_PREFIX", U},
+        {"ADDON_SLUG", U},
+        {"MARSTEK_MQTT_ENABLED", U},
+        {"MARSTEK_MQTT_INTERVAL", U},
+        {"POWERMETER_HEALTH_INTERVAL", U},
+        END,
+};
+
+/* Keys every powermeter section takes (REFERENCE §2.6). */
+static const struct cfg_schema_key k_pm_common[] = {
+        {"NETMASK", H},
+        {"POWER_OFFSET", H},
+        {"POWER_MULTIPLIER", H},
+        {"THROTTLE_INTERVAL", H},
+        {"WAIT_FOR_NEXT_MESSAGE", H},
+        {"HAMPEL_WINDOW", H},
+        {"HAMPEL_N_SIGMA", H},
+        {"HAMPEL_MIN_THRESHOLD", H},
+        {"SMOOTH_TARGET_ALPHA", H},
+        {"MAX_SMOOTH_STEP", H},
+        {"DEADBAND", H},
+        {"PID_KP", H},
+        {"PID_KI", H},
+        {"PID_KD", H},
+        {"PID_OUTPUT_MAX", H},
+        {"PID_MODE", H},
+        END,
+};
+
+static const struct cfg_schema_key k_shelly[] = {
+        {"TYPE", U}, {"IP", U}, {"USER", U}, {"PASS", U}, {"METER_INDEX", U}, END,
+};
+static const struct cfg_schema_key k_tasmota[] = {
+        {"IP", U},
+        {"USER", U},
+        {"PASS", U},
+        {"JSON_STATUS", U},
+        {"JSON_PAYLOAD_MQTT_PREFIX", U},
+        {"JSON_POWER_MQTT_LABEL", U},
+        {"JSON_POWER_INPUT_MQTT_LABEL", U},
+        {"JSON_POWER_OUTPUT_MQTT_LABEL", U},
+        {"JSON_POWER_CALCULATE", U},
+        END,
+};
+static const struct cfg_schema_key k_shrdzm[] = {{"IP", U}, {"USER", U}, {"PASS", U}, END};
+static const struct cfg_schema_key k_emlog[] = {
+        {"IP", U},
+        {"METER_INDEX", U},
+        {"JSON_POWER_CALCULATE", U},
+        END,
+};
+static const struct cfg_schema_key k_iobroker[] = {
+        {"IP", U},
+        {"PORT", U},
+        {"CURRENT_POWER_ALIAS", U},
+        {"POWER_CALCULATE", U},
+        {"POWER_INPUT_ALIAS", U},
+        {"POWER_OUTPUT_ALIAS", U},
+        END,
+};
+static const struct cfg_schema_key k_homeassistant[] = {
+        {"IP", U},
+        {"PORT", U},
+        {"HTTPS", U},
+        {"ACCESSTOKEN", U},
+        {"CURRENT_POWER_ENTITY", U},
+        {"POWER_CALCULATE", U},
+        {"POWER_INPUT_ALIAS", U},
+        {"POWER_OUTPUT_ALIAS", U},
+        {"API_PATH_PREFIX", U},
+        END,
+};
+static const struct cfg_schema_key k_vzlogger[] = {{"IP", U}, {"PORT", U}, {"UUID", U}, END};
+static const struct cfg_schema_key k_script[] = {
+        {"COMMAND", H},
+        {"TIMEOUT", H | CFG_KEY_LOCAL},
+        END,
+};
+static const struct cfg_schema_key k_sml[] = {
+        {"SERIAL", U},        {"OBIS_POWER_CURRENT", U}, {"OBIS_POWER_L1", U},
+        {"OBIS_POWER_L2", U}, {"OBIS_POWER_L3", U},      END,
+};
+static const struct cfg_schema_key k_esphome[] = {
+        {"IP", U}, {"PORT", U}, {"DOMAIN", U}, {"ID", U}, END,
+};
+static const struct cfg_schema_key k_amis[] = {{"IP", U}, END};
+static const struct cfg_schema_key k_modbus[] = {
+        {"HOST", U},
+        {"PORT", U},
+        {"UNIT_ID", U},
+        {"ADDRESS", U},
+        {"COUNT", U},
+        {"DATA_TYPE", U},
+        {"BYTE_ORDER", U},
+        {"WORD_ORDER", U},
+        {"REGISTER_TYPE", U},
+        {"TRANSPORT", U},
+        END,
+};
+static const struct cfg_schema_key k_tq_em[] = {
+        {"IP", U},
+        {"PASSWORD", U},
+        {"TIMEOUT", U},
+        END,
+};
+static const struct cfg_schema_key k_json_http[] = {
+        {"URL", H}, {"JSON_PATHS", H}, {"USERNAME", H}, {"PASSWORD", H}, {"HEADERS", H}, END,
+};
+static const struct cfg_schema_key k_homewizard[] = {
+        {"IP", U}, {"TOKEN", U}, {"SERIAL", U}, {"VERIFY_SSL", U}, END,
+};
+static const struct cfg_schema_key k_envoy[] = {
+        {"HOST", U},       {"TOKEN", U}, {"USERNAME", U}, {"PASSWORD", U}, {"SERIAL", U},
+        {"VERIFY_SSL", U}, END,
+};
+static const struct cfg_schema_key k_sma[] = {
+        {"MULTICAST_GROUP", U}, {"PORT", U}, {"SERIAL_NUMBER", U}, {"INTERFACE", U}, END,
+};
+static const struct cfg_schema_key k_fritz[] = {
+        {"HOST", U},  {"USER", U},       {"PASSWORD", U}, {"AIN", U},
+        {"HTTPS", U}, {"VERIFY_SSL", U}, {"TIMEOUT", U},  END,
+};
+static const struct cfg_schema_key k_fronius[] = {
+        {"IP", U},
+        {"DEVICE_ID", U},
+        {"PER_PHASE", U},
+        END,
+};
+static const struct cfg_schema_key k_tibber[] = {
+        {"IP", U},
+        {"PASSWORD", U},
+        {"NODE_ID", U},
+        {"USER", U},
+        {"OBIS_POWER_CURRENT", U},
+        {"OBIS_POWER_L1", U},
+        {"OBIS_POWER_L2", U},
+        {"OBIS_POWER_L3", U},
+        END,
+};
+static const struct cfg_schema_key k_mqtt[] = {
+        {"BROKER", U}, {"PORT", U},   {"USERNAME", U},  {"PASSWORD", U},   {"TLS", U}, {"URI", U},
+        {"TOPIC", U},  {"TOPICS", U}, {"JSON_PATH", U}, {"JSON_PATHS", U}, END,
+};
+
+#define EXACT(n, c, here, k)                \
+	{                                   \
+		n, c, false, here, false, k \
+	}
+#define PM(n, here, k)                                      \
+	{                                                   \
+		n, CFG_KIND_POWERMETER, true, here, true, k \
+	}
+
+/* Order matters: exact names first, then powermeter prefixes in upstream's test order
+ * (config_loader.create_powermeter), MQTT_INSIGHTS before the MQTT catch-all. */
+static const struct cfg_schema_kind kinds[] = {
+        EXACT("GENERAL", CFG_KIND_GENERAL, true, k_general),
+        EXACT("CT002", CFG_KIND_CT, true, k_ct),
+        EXACT("CT003", CFG_KIND_CT, true, k_ct),
+        EXACT("MARSTEK", CFG_KIND_MARSTEK, false, k_marstek),
+        EXACT("DEFAULT", CFG_KIND_DEFAULT, false, NULL),
+        PM("SHELLY", false, k_shelly),
+        PM("TASMOTA", false, k_tasmota),
+        PM("SHRDZM", false, k_shrdzm),
+        PM("EMLOG", false, k_emlog),
+        PM("IOBROKER", false, k_iobroker),
+        PM("HOMEASSISTANT", false, k_homeassistant),
+        PM("VZLOGGER", false, k_vzlogger),
+        PM("SCRIPT", true, k_script),
+        PM("SML", false, k_sml),
+        PM("ESPHOME", false, k_esphome),
+        PM("AMIS_READER", false, k_amis),
+        PM("MODBUS", false, k_modbus),
+        PM("TQ_EM", false, k_tq_em),
+        PM("JSON_HTTP", true, k_json_http),
+        PM("HOMEWIZARD", false, k_homewizard),
+        PM("ENVOY", false, k_envoy),
+        PM("SMA_ENERGY_METER", false, k_sma),
+        PM("FRITZ", false, k_fritz),
+        PM("FRONIUS", false, k_fronius),
+        PM("TIBBER_PULSE", false, k_tibber),
+        {"MQTT_INSIGHTS", CFG_KIND_INSIGHTS, true, false, false, k_insights},
+        PM("MQTT", false, k_mqtt),
+};
+
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+const struct cfg_schema_kind *cfg_schema_kinds(size_t *n)
+{
+	if (n)
+		*n = N_KINDS;
+	return kinds;
+}
+
+const struct cfg_schema_kind *cfg_schema_kind_of(const char *section)
+{
+	if (!section)
+		return NULL;
+	for (size_t i = 0; i < N_KINDS; i++) {
+		const struct cfg_schema_kind *k = &kinds[i];
+		if (k->prefix ? strncmp(section, k->name, strlen(k->name)) == 0
+		              : strcmp(section, k->name) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+static const struct cfg_schema_key *key_in(const struct cfg_schema_key *list, const char *key)
+{
+	for (size_t i = 0; list && list[i].name; i++) {
+		if (strcasecmp(list[i].name, key) == 0)
+			return &list[i];
+	}
+	return NULL;
+}
+
+static const struct cfg_schema_key *key_lookup(const struct cfg_schema_kind *kind, const char *key)
+{
+	if (!kind || !key)
+		return NULL;
+	const struct cfg_schema_key *k = key_in(kind->keys, key);
+	if (!k && kind->pm_common)
+		k = key_in(k_pm_common, key);
+	return k;
+}
+
+enum cfg_key_status cfg_schema_key_status(const struct cfg_schema_kind *kind, const char *key)
+{
+	const struct cfg_schema_key *k = key_lookup(kind, key);
+	if (!k)
+		return CFG_KEY_UNKNOWN;
+	if (k->flags & CFG_KEY_OBSOLETE)
+		return CFG_KEY_OBSOLETE_UPSTREAM;
+	if ((k->flags & CFG_KEY_HERE) && kind->here)
+		return CFG_KEY_SUPPORTED;
+	return CFG_KEY_UPSTREAM_ONLY;
+}
+
+bool cfg_schema_key_known_upstream(const char *section, const char *key)
+{
+	const struct cfg_schema_key *k = key_lookup(cfg_schema_kind_of(section), key);
+	return k && !(k->flags & CFG_KEY_LOCAL);
+}
+
+bool cfg_key_is_secret(const char *key)
+{
+	static const char *const exact[] = {"password",    "pass",   "passwd",  "token",
+	                                    "accesstoken", "secret", "api_key", "apikey",
+	                                    "headers",     "mailbox"};
+	static const char *const suffix[] = {"_password", "_pass", "_token", "_secret"};
+	if (!key)
+		return false;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
+		if (strcasecmp(key, exact[i]) == 0)
+			return true;
+	}
+	size_t n = strlen(key);
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		size_t m = strlen(suffix[i]);
+		if (n > m && strcasecmp(key + n - m, suffix[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A name that would have matched a kind but for case or surrounding blanks. */
+static const struct cfg_schema_kind *near_miss(const char *section)
+{
+	while (isspace((unsigned char)*section))
+		section++;
+	size_t n = strlen(section);
+	while (n > 0 && isspace((unsigned char)section[n - 1]))
+		n--;
+	for (size_t i = 0; i < N_KINDS; i++) {
+		const struct cfg_schema_kind *k = &kinds[i];
+		size_t m = strlen(k->name);
+		if (k->prefix ? n >= m && strncasecmp(section, k->name, m) == 0
+		              : n == m && strncasecmp(section, k->name, m) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+static void upper(const char *key, char *buf, size_t n)
+{
+	size_t i = 0;
+	for (; key[i] && i + 1 < n; i++)
+		buf[i] = (char)toupper((unsigned char)key[i]);
+	buf[i] = '\0';
+}
+
+unsigned cfg_schema_check(const struct cfg *cfg, cfg_schema_built_fn *built, void *arg)
+{
+	unsigned warnings = 0;
+	if (!cfg)
+		return 0;
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct cfg_section *s = &cfg->sec[i];
+		const struct cfg_schema_kind *kind = cfg_schema_kind_of(s->name);
+		if (!kind) {
+			const struct cfg_schema_kind *near = near_miss(s->name);
+			if (near) {
+				log_warnx("config",
+				          "[%s]: unknown section, ignored (section names are "
+				          "case-sensitive: did you mean [%s%s]?)",
+				          s->name, near->name, near->prefix ? "..." : "");
+				warnings++;
+			} else {
+				log_debug("config", "[%s]: not a section astrameter reads, ignored",
+				          s->name);
+			}
+			continue;
+		}
+		bool is_built = built ? built(kind, s->name, arg) : kind->here;
+		if (!is_built) {
+			log_warnx("config", "[%s]: not supported yet, section ignored", s->name);
+			warnings++;
+			continue;
+		}
+		for (size_t j = 0; j < s->n; j++) {
+			const struct cfg_kv *kv = &s->kv[j];
+			if (kv->used)
+				continue;
+			char ukey[128];
+			upper(kv->key, ukey, sizeof(ukey));
+			switch (cfg_schema_key_status(kind, kv->key)) {
+			case CFG_KEY_SUPPORTED:
+				log_debug("config", "[%s] %s: not used", s->name, ukey);
+				break;
+			case CFG_KEY_UPSTREAM_ONLY:
+				log_warnx("config", "[%s] %s: not supported yet", s->name, ukey);
+				warnings++;
+				break;
+			case CFG_KEY_OBSOLETE_UPSTREAM:
+				log_warnx("config", "[%s] %s: obsolete upstream since 2.0, ignored",
+				          s->name, ukey);
+				warnings++;
+				break;
+			case CFG_KEY_UNKNOWN:
+				log_warnx("config", "[%s] %s: unknown key, ignored", s->name, ukey);
+				warnings++;
+				break;
+			}
+		}
+	}
+	return warnings;
+}
