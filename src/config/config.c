@@ -431,6 +431,10 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (c->kind == LK_CONT && c->cur_kv) {
 		struct cfg_kv *kv = &s->kv[c->cur_kv - 1];
 		size_t old = strlen(kv->value), add = c->value_len, nls = 1 + (size_t)c->blanks;
+		/* configparser would start "KEY =" + indented lines with '\n'; values are kept
+		 * trimmed (config.h), so the first line of text starts the value. */
+		if (old == 0)
+			nls = 0;
 		char *p = realloc(kv->value, old + nls + add + 1);
 		if (!p) {
 			parse_fail(c, "out of memory");
