@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Internal layout of the balancer, shared by its source files and its unit tests (which
+ * inspect priority, deprioritized set and per-consumer state like upstream's tests do).
+ * Times inside are seconds (now_ms / 1000) so the formulas read like upstream's; 0 is the
+ * "never" sentinel, which is why bal_create() wants now > 0. */
+#ifndef ASTRAMETER_BAL_INTERNAL_H
+#define ASTRAMETER_BAL_INTERNAL_H
+
+#include "astrameter/balancer.h"
+
+/* Constants upstream does not expose in config (REFERENCE §5.7). */
+#define BAL_PACE_TRACKING_DELTA_W   5.0
+#define BAL_PACE_GROWTH_FACTOR      2.0
+#define BAL_PACE_REFERENCE_DT       1.0
+#define BAL_PRED_TRUST_MIN          0.15
+#define BAL_PRED_TRUST_MAX          0.9
+#define BAL_PRED_TRUST_RAISE        0.2
+#define BAL_PRED_TRUST_SHRINK       0.5
+#define BAL_PRED_INNOVATION_GATE_W  40.0
+#define BAL_IMPORT_TRIM_GATE_W      120.0
+#define BAL_IMPORT_TRIM_DWELL       6
+#define BAL_EFFICIENCY_HYSTERESIS   1.2
+#define BAL_SATURATION_REFERENCE_DT 1.0
+#define BAL_SATURATION_LONG_GAP     30.0
+
+/* Controller state per consumer (upstream BalancerConsumerState). */
+struct bal_cstate {
+	bool used;
+	char id[BAL_ID_LEN];
+	bool has_last_target;
+	double last_target; /* paced reading sent */
+	bool has_intent;
+	double last_intent; /* absolute net target before pacing */
+	bool has_intent_reading;
+	double last_intent_reading; /* unpaced reading: saturation input (upstream #522) */
+	double fade_weight;
+	double pace_cap;
+	int pace_sign;
+	bool has_pace_prev;
+	double pace_prev_reported;
+	double pace_last_at;
+	double osc_score;
+	int osc_last_sign;
+	double sat_score;
+	double grace_until;
+	double grace_started_at;
+	double last_sat_update;
+};
+
+/* A small ordered set of ids (priority list, probe participants, ...). */
+struct bal_idlist {
+	size_t n;
+	char id[BAL_MAX_CONSUMERS][BAL_ID_LEN];
+};
+
+struct bal_probe {
+	bool on;
+	char candidate[BAL_ID_LEN];
+	struct bal_idlist active, backup, restore;
+	double deadline, started_at;
+	int proof_samples;
+	double requested_abs;
+};
+
+struct bal_ctl_entry {
+	bool used;
+	char id[BAL_ID_LEN];
+	struct bal_controls c;
+};
+
+#define BAL_STATE_CAP (2 * BAL_MAX_CONSUMERS)
+
+struct balancer {
+	struct bal_config cfg;
+	bool active_control;
+	bool active_control_set; /* switched live: persisted */
+
+	struct bal_cstate st[BAL_STATE_CAP];
+	struct bal_cstate scratch; /* used when st[] is full, so no path sees NULL */
+
+	struct bal_idlist priority;
+	struct bal_idlist deprio;
+	double last_rotation;
+	bool has_cache;
+	uint64_t cache_sample;
+	struct bal_idlist cache_priority;
+	struct bal_idlist cache_result; /* ids parked (adjustment 0) */
+	struct bal_probe probe;
+	double probe_timeout;
+	double probe_success_threshold;
+	double post_probe_fade_until;
+	struct bal_idlist post_probe_ids;
+
+	bool has_pred;
+	double pred_grid, pred_pool_output, pred_trust;
+	uint64_t pred_sample;
+	int pred_innov_sign;
+	int import_dwell;
+	uint64_t trim_sample;
+	bool has_demand;
+	double demand_ema;
+
+	struct bal_ctl_entry ctl[BAL_MAX_CONTROLS];
+};
+
+/* Per-step view: which reports take part, with their controls looked up once. */
+struct bal_ctx {
+	const struct bal_report *r;
+	size_t n;
+	double t; /* now, seconds */
+	double weight[BAL_MAX_CONSUMERS];
+	double effw[BAL_MAX_CONSUMERS];
+	bool has_mindc[BAL_MAX_CONSUMERS];
+	double mindc[BAL_MAX_CONSUMERS];
+	bool inactive[BAL_MAX_CONSUMERS];
+	bool manual[BAL_MAX_CONSUMERS];
+	struct bal_output *out;
+};
+
+/* A subset of ctx reports (indices, in report order). */
+struct bal_view {
+	size_t n;
+	size_t idx[BAL_MAX_CONSUMERS];
+};
+
+/* ---- balancer.c ---- */
+struct bal_cstate *bal_state(struct balancer *b, const char *id);
+struct bal_cstate *bal_state_find(const struct balancer *b, const char *id);
+void bal_state_drop(struct balancer *b, const char *id);
+bool bal_view_has(const struct bal_ctx *x, const struct bal_view *v, const char *id, size_t *pos);
+/* Upstream compute_target for the requester ctx->r[self]; writes value[3]. */
+void bal_compute_target(struct balancer *b, struct bal_ctx *x, size_t self, double grid_total,
+                        uint64_t sample, double value[3]);
+void bal_reset_consumer(struct balancer *b, const char *id, double t);
+void bal_detach_from_auto_pool(struct balancer *b, const char *id);
+double bal_balance_correction(const struct balancer *b, const struct bal_ctx *x,
+                              const struct bal_view *v, const double *eff, size_t self,
+                              double fair);
+void bal_split_by_phase(const struct bal_ctx *x, double target, const struct bal_view *v,
+                        const double *w, double value[3]);
+
+/* ---- bal_saturation.c: saturation tracker, ramp pacing, oscillation damping ---- */
+void bal_sat_update(const struct bal_config *c, struct bal_cstate *s, bool has_target,
+                    double target, double actual, double t);
+void bal_sat_set_grace(struct bal_cstate *s, double deadline, double t);
+void bal_sat_clear(struct bal_cstate *s);
+double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading, double reported,
+                double t);
+double bal_damp(const struct bal_config *c, struct bal_cstate *s, double residual);
+double bal_predict_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample);
+double bal_import_trim(struct balancer *b, double control_grid, bool fresh);
+
+/* ---- bal_efficiency.c: rotation, probe handoff, fade ---- */
+/* Fills parked[] (per view position) and returns true if any consumer is parked. */
+bool bal_eff_deprioritize(struct balancer *b, struct bal_ctx *x, const struct bal_view *pool,
+                          uint64_t sample, double grid_total, bool parked[]);
+/* Fade weights toward parked/active; faded[] gets each one's weight (1 when not <1). */
+void bal_eff_fade(struct balancer *b, struct bal_ctx *x, const struct bal_view *pool,
+                  const bool parked[], double faded[], bool has_faded[]);
+bool bal_probe_target(struct balancer *b, struct bal_ctx *x, const struct bal_view *pool,
+                      size_t self, double grid_total, const double *eff, double value[3]);
+bool bal_probe_participant(const struct balancer *b, const char *id);
+void bal_probe_clear(struct balancer *b);
+void bal_eff_invalidate(struct balancer *b);
+void bal_eff_force_rotation(struct balancer *b, const struct bal_ctx *x,
+                            const struct bal_view *pool, double t);
+
+/* ---- id lists ---- */
+bool bal_idl_has(const struct bal_idlist *l, const char *id);
+void bal_idl_add(struct bal_idlist *l, const char *id);
+void bal_idl_del(struct bal_idlist *l, const char *id);
+
+/* ---- device capabilities (bal_config.c) ---- */
+bool bal_dev_ac_chargeable(const char *device_type);
+bool bal_dev_needs_dc_floor(const char *device_type);
+
+/* ---- bal_controls.c ---- */
+const struct bal_controls *bal_ctl_find(const struct balancer *b, const char *id);
+void bal_controls_default(struct bal_controls *c);
+
+#endif

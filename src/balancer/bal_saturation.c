@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The balancer's per-consumer dynamics and its grid observer: the time-weighted
+ * saturation detector with grace and stall timeout, ramp pacing of the sent reading,
+ * oscillation-gated damping, the adaptive grid predictor and the steady-import trim.
+ *
+ * Cadence: the saturation EMA and the pacing caps are defined per reference second and
+ * scaled by the time since this consumer's previous call, so a Venus V3 polling every
+ * ~0.45 s and a battery polling every 3 s converge alike (upstream does exactly this; the
+ * balance gain, damping and fade stay per poll, as upstream has them). */
+#include <math.h>
+
+#include "balancer/bal_internal.h"
+
+static int sgn(double v)
+{
+	return v > 0 ? 1 : (v < 0 ? -1 : 0);
+}
+
+/* ---- saturation ------------------------------------------------------------------------ */
+
+void bal_sat_set_grace(struct bal_cstate *s, double deadline, double t)
+{
+	s->grace_until = deadline;
+	s->grace_started_at = t;
+	/* Tracking pauses until grace ends; the next update re-seeds. */
+	s->last_sat_update = 0.0;
+}
+
+void bal_sat_clear(struct bal_cstate *s)
+{
+	s->sat_score = 0.0;
+	s->grace_until = 0.0;
+	s->grace_started_at = 0.0;
+	s->last_sat_update = 0.0;
+}
+
+void bal_sat_update(const struct bal_config *c, struct bal_cstate *s, bool has_target,
+                    double target, double actual, double t)
+{
+	if (!c->saturation_detection || !has_target)
+		return;
+	double alpha = fmax(0.01, fmin(1.0, c->saturation_alpha));
+	double min_target = fmax(1.0, c->min_target_for_saturation);
+	double decay = fmax(0.0, fmin(1.0, c->saturation_decay_factor));
+	double stall = fmax(0.0, c->saturation_stall_timeout_seconds);
+	double target_abs = fabs(target);
+
+	if (s->grace_until > 0) {
+		if (t < s->grace_until) {
+			if (fabs(actual) >= min_target) {
+				/* Proved it can deliver: end grace early and re-seed. */
+				s->grace_until = 0.0;
+				s->grace_started_at = 0.0;
+				s->last_sat_update = 0.0;
+			} else if (target_abs >= min_target && s->grace_started_at > 0 &&
+			           t - s->grace_started_at >= stall) {
+				/* Still nothing under a real target after the stall timeout:
+				 * empty/full, not ramping. */
+				s->sat_score = 1.0;
+				s->grace_until = 0.0;
+				s->grace_started_at = 0.0;
+				s->last_sat_update = 0.0;
+				return;
+			} else {
+				return;
+			}
+		} else {
+			s->grace_until = 0.0;
+			s->grace_started_at = 0.0;
+			s->last_sat_update = 0.0;
+		}
+	}
+	/* Target one way, output still the other way: ramping through zero, healthy. */
+	int ts = sgn(target), as = sgn(actual);
+	bool reversing = ts != 0 && as != 0 && ts != as;
+
+	double prev_t = s->last_sat_update;
+	if (prev_t <= 0.0)
+		prev_t = t - BAL_SATURATION_REFERENCE_DT;
+	double dt = fmax(0.0, t - prev_t);
+	s->last_sat_update = t;
+	if (dt == 0.0)
+		return;
+	if (dt > BAL_SATURATION_LONG_GAP)
+		return; /* battery was away: re-seed rather than dose a huge step */
+	double ratio = dt / BAL_SATURATION_REFERENCE_DT;
+	if (target_abs < min_target || reversing) {
+		if (s->sat_score > 0) {
+			double decayed = s->sat_score * pow(decay, ratio);
+			s->sat_score = decayed < 0.001 ? 0.0 : decayed;
+		}
+		return;
+	}
+	double inst = fabs(actual) < min_target ? 1.0 : 0.0;
+	double alpha_eff = 1.0 - pow(1.0 - alpha, ratio);
+	s->sat_score = alpha_eff * inst + (1 - alpha_eff) * s->sat_score;
+}
+
+/* ---- ramp pacing (upstream #458) ------------------------------------------------------- */
+
+double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading, double reported,
+                double t)
+{
+	double base = c->pace_base_step;
+	if (base <= 0)
+		return reading;
+	double dt = s->pace_last_at > 0.0 ? t - s->pace_last_at : 0.0;
+	if (dt <= 0.0)
+		dt = BAL_PACE_REFERENCE_DT; /* first poll or clock did not advance */
+	s->pace_last_at = t;
+	double ratio = fmin(1.0, dt / BAL_PACE_REFERENCE_DT);
+	int sign = sgn(reading);
+	double cap = s->pace_cap > 0 ? s->pace_cap : base;
+	/* Never below the base step: hysteresis regulators (B2500) need a minimum reading
+	 * to leave their hold window at all. */
+	double limit = fmax(base, cap * ratio);
+	if (sign == 0 || sign != s->pace_sign) {
+		cap = base;
+	} else if (fabs(reading) > limit) {
+		double moved = s->has_pace_prev ? (reported - s->pace_prev_reported) * sign : 0.0;
+		/* Grow only while the battery demonstrably follows the command. */
+		if (moved >= BAL_PACE_TRACKING_DELTA_W * ratio)
+			cap = fmin(cap * pow(BAL_PACE_GROWTH_FACTOR, ratio), c->pace_max_step);
+	} else {
+		cap = fmax(base, fabs(reading) / ratio);
+	}
+	cap = fmin(cap, c->pace_max_step);
+	s->pace_cap = cap;
+	s->pace_sign = sign;
+	s->has_pace_prev = true;
+	s->pace_prev_reported = reported;
+	limit = fmax(base, cap * ratio);
+	return fmax(-limit, fmin(limit, reading));
+}
+
+/* ---- oscillation damping (upstream #473) ------------------------------------------------ */
+
+double bal_damp(const struct bal_config *c, struct bal_cstate *s, double residual)
+{
+	if (c->osc_damp_max <= 0.0)
+		return residual;
+	int sign = sgn(residual);
+	/* A large residual is a real demand step: full gain, and bleed hunt memory. */
+	if (c->osc_damp_threshold > 0.0 && fabs(residual) > c->osc_damp_threshold) {
+		s->osc_score *= 1.0 - c->osc_damp_decay;
+		if (sign != 0)
+			s->osc_last_sign = sign;
+		return residual;
+	}
+	if (sign != 0 && s->osc_last_sign != 0 && sign != s->osc_last_sign)
+		s->osc_score = fmin(1.0, s->osc_score + c->osc_damp_alpha);
+	else
+		s->osc_score *= 1.0 - c->osc_damp_decay;
+	if (sign != 0)
+		s->osc_last_sign = sign;
+	return residual * (1.0 - c->osc_damp_max * s->osc_score);
+}
+
+/* ---- grid predictor and import trim ------------------------------------------------------ */
+
+double bal_predict_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample)
+{
+	if (b->cfg.grid_predict_trust <= 0.0)
+		return grid_total;
+	if (!b->has_pred) {
+		b->has_pred = true;
+		b->pred_grid = grid_total;
+		b->pred_pool_output = pool_output;
+		b->pred_sample = sample;
+		b->pred_trust = fmin(BAL_PRED_TRUST_MAX,
+		                     fmax(BAL_PRED_TRUST_MIN, b->cfg.grid_predict_trust));
+		return grid_total;
+	}
+	/* Credit the pool's own output change at once; the meter shows it only later. */
+	b->pred_grid -= pool_output - b->pred_pool_output;
+	b->pred_pool_output = pool_output;
+	if (sample != b->pred_sample) {
+		b->pred_sample = sample;
+		double innovation = grid_total - b->pred_grid;
+		int sign = sgn(innovation);
+		if (fabs(innovation) >= BAL_PRED_INNOVATION_GATE_W && sign != 0) {
+			/* Same-sign runs (a real step) raise trust; a flip (hunting) halves it. */
+			if (b->pred_innov_sign == 0 || sign == b->pred_innov_sign)
+				b->pred_trust = fmin(BAL_PRED_TRUST_MAX,
+				                     b->pred_trust + BAL_PRED_TRUST_RAISE);
+			else
+				b->pred_trust = fmax(BAL_PRED_TRUST_MIN,
+				                     b->pred_trust * BAL_PRED_TRUST_SHRINK);
+			b->pred_innov_sign = sign;
+		}
+		b->pred_grid += b->pred_trust * innovation;
+	}
+	return b->pred_grid;
+}
+
+double bal_import_trim(struct balancer *b, double control_grid, bool fresh)
+{
+	double trim = b->cfg.import_trim_w;
+	if (trim <= 0 || !fresh)
+		return control_grid;
+	if (control_grid > 0.0 && control_grid < BAL_IMPORT_TRIM_GATE_W) {
+		/* Saturating count: only ">= DWELL" matters, and it must not overflow. */
+		if (b->import_dwell < BAL_IMPORT_TRIM_DWELL)
+			b->import_dwell++;
+	} else {
+		b->import_dwell = 0;
+	}
+	if (b->import_dwell >= BAL_IMPORT_TRIM_DWELL)
+		return control_grid + trim;
+	return control_grid;
+}
