@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The running simulator: one event loop (ev.h) owning every battery's UDP socket, the
+ * HTTP meter/control server, and timers for battery polls, meter sampling, auto mode,
+ * the periodic log line and the SSE status stream. Control requests (HTTP routes, or the
+ * in-process TUI) go through one router, sim_app_route, so both see the same behaviour. */
+#ifndef ASTRAMETER_SIM_APP_H
+#define ASTRAMETER_SIM_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "astrameter/err.h"
+#include "astrameter/ev.h"
+#include "sim/sim_battery.h"
+#include "sim/sim_config.h"
+#include "sim/sim_meter.h"
+
+#define SIM_MAX_CONNS 32
+#define SIM_HIST_LEN  120 /* grid history samples kept for the TUI (one per second) */
+
+struct sim_bat_rt {
+	struct sim_battery b;
+	int fd;
+	bool waiting, inspection;
+	ev_ms last_tick;
+	uint64_t poll_timer, timeout_timer;
+	unsigned timeouts;
+	struct sim_app *app;
+};
+
+struct sim_conn {
+	int fd;
+	bool sse, close_after_write;
+	char in[8192];
+	size_t inlen;
+	char *out;
+	size_t outlen, outoff;
+};
+
+struct sim_app {
+	struct sim_config cfg;
+	struct ev_loop *loop;
+	struct sim_rng rng;
+	struct sim_house house;
+	struct sim_meter meter;
+	struct sim_trace trace;
+	struct sim_bat_rt bat[SIM_MAX_BATTERIES];
+	size_t nbat;
+	int http_fd;
+	struct sim_conn conns[SIM_MAX_CONNS];
+	ev_ms t0;
+	double grid[3];        /* true grid at the last sample */
+	double consumption[3]; /* house contribution at the last sample */
+	double hist[3][SIM_HIST_LEN];
+	size_t hist_n; /* samples written so far (ring index = hist_n % LEN) */
+	ev_ms hist_next;
+	bool headless; /* print the periodic log line */
+	FILE *log;     /* where that line goes (stdout) */
+	bool shutdown;
+};
+
+/* Sets up sockets and timers on loop (owned by the caller). cfg is copied and must be
+ * valid. 0, or -1 with e (e.g. HTTP port in use). */
+int sim_app_start(struct sim_app *app, const struct sim_config *cfg, struct ev_loop *loop,
+                  struct err *e);
+/* Closes every socket and cancels timers; idempotent. */
+void sim_app_stop(struct sim_app *app);
+
+/* Handles one control/status request. Returns the HTTP status; *body receives a
+ * malloc'ed JSON body (caller frees), or NULL on allocation failure. */
+int sim_app_route(struct sim_app *app, const char *method, const char *path, const char *body,
+                  size_t blen, char **out);
+/* The /status JSON (malloc'ed, caller frees). */
+char *sim_app_status_json(struct sim_app *app);
+/* Simulation time in seconds at loop time now. */
+double sim_app_time(const struct sim_app *app, ev_ms now);
+
+#endif
