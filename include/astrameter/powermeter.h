@@ -138,4 +138,8 @@ struct pm_set {
 };
 struct pm_meter *pm_route(const struct pm_set *set, uint32_t ip);
 
+/* drivers */
+extern const struct pm_driver pm_json_http_driver; /* src/powermeter/json_http.c */
+extern const struct pm_driver pm_script_driver;	   /* src/powermeter/script.c */
+
 #endif
