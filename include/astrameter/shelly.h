@@ -16,6 +16,8 @@
 #define ASTRAMETER_SHELLY_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include "astrameter/emu.h"
 
 /* Longest datagram we look at; real requests are under 100 bytes. */
 #define SHELLY_MAX_DATAGRAM 2048
@@ -102,5 +104,29 @@ int shelly_json_string(const char *s, char *buf, size_t len);
  * UTF-8, or the reply does not fit len (SHELLY_REPLY_MAX always fits). */
 int shelly_format_reply(const struct shelly_request *req, const char *device_id, const double *w,
                         unsigned n, char *buf, size_t len);
+
+/* --- The emulator (src/emulators/shelly.c), normally reached through emu_shelly_ops ---
+ *
+ * Device types and their UDP ports: shellypro3em 1010 and 2220 (one device id on both;
+ * older B2500/Jupiter/Venus firmware polls 1010, B2500 >= 226 polls 2220),
+ * shellypro3em_old 1010, shellypro3em_new 2220, shellyemg3 2222, shellyproem50 2223. */
+#define SHELLY_MAX_PORTS 2
+/* Requests parked while the meter fetches (per device); more are dropped. */
+#define SHELLY_SLOTS 32
+/* Batteries tracked per port for the detected / inactive / reconnected logs. */
+#define SHELLY_MAX_BATTERIES 16
+/* A battery unheard for this long is logged as inactive (upstream: 120 s). */
+#define SHELLY_INACTIVE_MS 120000
+
+/* The ports a device type listens on; returns how many (0 = not a Shelly type). */
+size_t shelly_type_ports(const char *device_type, uint16_t ports[SHELLY_MAX_PORTS]);
+
+/* Like emu_shelly_ops.create but with explicit ports (0 = any free port), for tests that
+ * cannot bind 1010. n must be 1..SHELLY_MAX_PORTS. */
+void *shelly_emu_create_ports(const struct emu_env *env, const char *device_type,
+                              const char *device_id, const uint16_t *ports, size_t n,
+                              struct err *e);
+/* The port actually bound for the i-th listener after start() (0 if not bound). */
+uint16_t shelly_emu_bound_port(const void *self, size_t i);
 
 #endif
