@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Tests for the Shelly emulator glue on loopback: a real event loop, real UDP sockets on
+ * ephemeral ports and a fake powermeter driver that answers at once, later, or fails.
+ * Covers immediate, cached and parked replies, silence on failure / no route / bad
+ * requests, dedupe by source IP across source ports, two ports with one device id,
+ * teardown with parked requests in either order, and the type -> port table. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "astrameter/config.h"
+#include "astrameter/ev.h"
+#include "astrameter/powermeter.h"
+#include "astrameter/shelly.h"
+
+enum fake_mode { FAKE_SYNC, FAKE_DEFER, FAKE_FAIL };
+
+struct fake {
+	enum fake_mode mode;
+	double w[3];
+	unsigned n;
+	int polls;
+	bool pending;
+};
+
+static int fake_poll(struct pm_meter *m, ev_ms now)
+{
+	struct fake *f = m->priv;
+	(void)now;
+	f->polls++;
+	if (f->mode == FAKE_FAIL) {
+		pm_meter_fail(m, "fake failure");
+		return 0;
+	}
+	if (f->mode == FAKE_DEFER) {
+		f->pending = true;
+		return 0;
+	}
+	struct pm_reading r = {.n = f->n};
+	memcpy(r.w, f->w, sizeof(f->w));
+	pm_meter_publish(m, &r);
+	return 0;
+}
+
+static const struct pm_driver fake_drv = {
+        .name = "FAKE",
+        .priv_size = sizeof(struct fake),
+        .poll = fake_poll,
+};
+
+struct t {
+	struct cfg cfg;
+	struct ev_loop *loop;
+	struct pm_ctx ctx;
+	struct pm_meter *m;
+	struct pm_meter *list[1];
+	struct pm_set set;
+	void *emu;
+	int client;
+};
+
+static struct fake *fake_of(struct t *t)
+{
+	return t->m->priv;
+}
+
+static void setup(struct t *t, const char *ini, const uint16_t *ports, size_t n)
+{
+	struct err e = {{0}};
+	memset(t, 0, sizeof(*t));
+	if (cfg_load_string(&t->cfg, ini, &e) != 0)
+		fail_msg("config: %s", e.msg);
+	t->loop = ev_new(NULL, NULL);
+	assert_non_null(t->loop);
+	ev_update_now(t->loop);
+	t->ctx.loop = t->loop;
+	t->m = pm_meter_new(&fake_drv, cfg_find(&t->cfg, "FAKE"), cfg_find(&t->cfg, "GENERAL"),
+	                    &t->ctx, &e);
+	if (!t->m)
+		fail_msg("meter: %s", e.msg);
+	fake_of(t)->n = 3;
+	fake_of(t)->w[0] = 100;
+	fake_of(t)->w[1] = 0;
+	fake_of(t)->w[2] = -50.26;
+	t->list[0] = t->m;
+	t->set.m = t->list;
+	t->set.n = 1;
+	struct emu_env env = {.loop = t->loop,
+	                      .meters = &t->set,
+	                      .cfg = &t->cfg,
+	                      .general = cfg_find(&t->cfg, "GENERAL")};
+	t->emu = shelly_emu_create_ports(&env, "shellypro3em", "shellypro3em-ec4609c439c1", ports,
+	                                 n, &e);
+	if (!t->emu)
+		fail_msg("create: %s", e.msg);
+	if (emu_shelly_ops.start(t->emu, &e) != 0)
+		fail_msg("start: %s", e.msg);
+	t->client = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(t->client >= 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(t->client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+}
+
+static void teardown(struct t *t, bool meters_first)
+{
+	if (meters_first) {
+		pm_meter_free(t->m);
+		emu_shelly_ops.destroy(t->emu);
+	} else {
+		emu_shelly_ops.destroy(t->emu);
+		pm_meter_free(t->m);
+	}
+	close(t->client);
+	ev_free(t->loop);
+	cfg_free(&t->cfg);
+}
+
+/* A new client socket (another source port on the same IP). */
+static void new_client(struct t *t)
+{
+	close(t->client);
+	t->client = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(t->client >= 0);
+}
+
+static void send_to(struct t *t, size_t port_idx, const void *req, size_t len)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+	                         .sin_port = htons(shelly_emu_bound_port(t->emu, port_idx)),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_true(to.sin_port != 0);
+	assert_int_equal(sendto(t->client, req, len, 0, (struct sockaddr *)&to, sizeof(to)),
+	                 (ssize_t)len);
+}
+
+/* Runs the loop for up to wait_ms; returns the reply length, or -1 if none came. */
+static int pump(struct t *t, char *out, size_t cap, int wait_ms)
+{
+	for (int i = 0; i < wait_ms / 10; i++) {
+		ev_run_once(t->loop, 10);
+		ssize_t n = recv(t->client, out, cap - 1, 0);
+		if (n >= 0) {
+			out[n] = '\0';
+			return (int)n;
+		}
+		assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	}
+	return -1;
+}
+
+static int ask(struct t *t, size_t port_idx, const char *req, char *out, size_t cap, int wait_ms)
+{
+	send_to(t, port_idx, req, strlen(req));
+	return pump(t, out, cap, wait_ms);
+}
+
+#define REQ_EM(id) \
+	"{\"id\":" id ",\"src\":\"cli\",\"method\":\"EM.GetStatus\",\"params\":{\"id\":0}}"
+#define REQ_EM1(id) \
+	"{\"id\":" id ",\"src\":\"cli\",\"method\":\"EM1.GetStatus\",\"params\":{\"id\":0}}"
+
+static const char want7[] = "{\"id\":7,\"src\":\"shellypro3em-ec4609c439c1\",\"dst\":\"unknown\","
+                            "\"result\":{\"a_act_power\":100.0,\"b_act_power\":0.001,"
+                            "\"c_act_power\":-50.3,\"total_act_power\":49.74}}";
+
+static const char ini_plain[] = "[GENERAL]\n[FAKE]\n";
+
+static void test_reply_sync_and_cached(void **state)
+{
+	(void)state;
+	struct t t;
+	uint16_t ports[] = {0, 0};
+	char buf[2048];
+	setup(&t, ini_plain, ports, 2);
+	/* The fetch completes inside pm_meter_read: answered from the parked slot. */
+	assert_int_equal(ask(&t, 0, REQ_EM("7"), buf, sizeof(buf), 500), (int)strlen(want7));
+	assert_string_equal(buf, want7);
+	assert_int_equal(fake_of(&t)->polls, 1);
+	/* Within the freshness bound the cache answers, on the other port, same id. */
+	assert_true(ask(&t, 1, REQ_EM1("\"x\""), buf, sizeof(buf), 500) > 0);
+	assert_string_equal(buf, "{\"id\":\"x\",\"src\":\"shellypro3em-ec4609c439c1\","
+	                         "\"dst\":\"unknown\",\"result\":{\"act_power\":49.74}}");
+	assert_int_equal(fake_of(&t)->polls, 1);
+
+	char desc[256];
+	emu_shelly_ops.describe(t.emu, desc, sizeof(desc));
+	char want[256];
+	snprintf(want, sizeof(want), "shellypro3em (shellypro3em-ec4609c439c1) on udp/%u,%u",
+	         (unsigned)shelly_emu_bound_port(t.emu, 0),
+	         (unsigned)shelly_emu_bound_port(t.emu, 1));
+	assert_string_equal(desc, want);
+	char tiny[12];
+	emu_shelly_ops.describe(t.emu, tiny, sizeof(tiny));
+	assert_true(strlen(tiny) < sizeof(tiny));
+	teardown(&t, false);
+}
+
+static void test_reply_parked_until_reading(void **state)
+{
+	(void)state;
+	struct t t;
+	uint16_t ports[] = {0};
+	char buf[2048];
+	setup(&t, ini_plain, ports, 1);
+	fake_of(&t)->mode = FAKE_DEFER;
+	send_to(&t, 0, REQ_EM("1"), strlen(REQ_EM("1")));
+	send_to(&t, 0, REQ_EM("2"), strlen(REQ_EM("2")));
+	assert_int_equal(pump(&t, buf, sizeof(buf), 100), -1);
+	assert_true(fake_of(&t)->pending);
+	assert_int_equal(fake_of(&t)->polls, 1); /* coalesced into one fetch */
+	struct pm_reading r = {.n = 1, .w = {300}};
+	pm_meter_publish(t.m, &r);
+	/* Both parked requests are answered, each with its own id. */
+	int got = 0;
+	for (int k = 0; k < 2; k++) {
+		assert_true(pump(&t, buf, sizeof(buf), 300) > 0);
+		assert_non_null(strstr(buf, "\"a_act_power\":300.0,\"b_act_power\":0.001,"
+		                            "\"c_act_power\":0.001,\"total_act_power\":300.001}}"));
+		got |= strncmp(buf, "{\"id\":1,", 7) == 0   ? 1
+		       : strncmp(buf, "{\"id\":2,", 7) == 0 ? 2
+		                                            : 0;
+	}
+	assert_int_equal(got, 3);
+	teardown(&t, false);
+}
+
+static void test_silence_on_failure_route_and_junk(void **state)
+{
+	(void)state;
+	struct t t;
+	uint16_t ports[] = {0};
+	char buf[2048];
+	setup(&t, ini_plain, ports, 1);
+	fake_of(&t)->mode = FAKE_FAIL;
+	assert_int_equal(ask(&t, 0, REQ_EM("1"), buf, sizeof(buf), 200), -1);
+	assert_int_equal(fake_of(&t)->polls, 1);
+	/* Junk and requests that are not ours: silence, and the meter is not even asked. */
+	fake_of(&t)->mode = FAKE_SYNC;
+	static const char *const junk[] = {
+	        "",
+	        "{",
+	        "null",
+	        "[]",
+	        "\xff\xfe{}",
+	        "{\"id\":1,\"method\":\"EM.GetStatus\",\"params\":{\"id\":\"0\"}}",
+	        "{\"id\":1,\"method\":\"Sys.Reboot\",\"params\":{\"id\":0}}",
+	        "{\"method\":\"EM.GetStatus\",\"params\":{\"id\":0}}",
+	};
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		assert_int_equal(ask(&t, 0, junk[i], buf, sizeof(buf), 50), -1);
+	char big[SHELLY_MAX_DATAGRAM + 100];
+	memset(big, ' ', sizeof(big));
+	memcpy(big, REQ_EM("1"), strlen(REQ_EM("1")));
+	send_to(&t, 0, big, sizeof(big));
+	assert_int_equal(pump(&t, buf, sizeof(buf), 50), -1);
+	assert_int_equal(fake_of(&t)->polls, 1);
+	/* Still alive and answering; the failure bound has passed by now or soon. */
+	int n = -1;
+	for (int k = 0; k < 10 && n < 0; k++)
+		n = ask(&t, 0, REQ_EM("9"), buf, sizeof(buf), 100);
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\"total_act_power\":49.74}}"));
+	teardown(&t, false);
+}
+
+static void test_no_route(void **state)
+{
+	(void)state;
+	struct t t;
+	uint16_t ports[] = {0};
+	char buf[2048];
+	setup(&t, "[GENERAL]\n[FAKE]\nNETMASK = 10.0.0.0/8\n", ports, 1);
+	assert_int_equal(ask(&t, 0, REQ_EM("1"), buf, sizeof(buf), 150), -1);
+	assert_int_equal(fake_of(&t)->polls, 0);
+	teardown(&t, false);
+}
+
+static void test_dedupe_by_ip(void **state)
+{
+	(void)state;
+	struct t t;
+	uint16_t ports[] = {0};
+	char buf[2048];
+	setup(&t, "[GENERAL]\nDEDUPE_TIME_WINDOW = 10\n[FAKE]\n", ports, 1);
+	assert_true(ask(&t, 0, REQ_EM("1"), buf, sizeof(buf), 300) > 0);
+	/* Same IP, other source port, inside the window: dropped. */
+	new_client(&t);
+	assert_int_equal(ask(&t, 0, REQ_EM("2"), buf, sizeof(buf), 100), -1);
+	char desc[256];
+	emu_shelly_ops.describe(t.emu, desc, sizeof(desc));
+	assert_non_null(strstr(desc, ", dedupe 10000 ms"));
+	teardown(&t, false);
+
+	/* A negative window is upstream's max(0, w): disabled. */
+	setup(&t, "[GENERAL]\nDEDUPE_TIME_WINDOW = -3\n[FAKE]\n", ports, 1);
+	assert_true(ask(&t, 0, REQ_EM("1"), buf, sizeof(buf), 300) > 0);
+	assert_true(ask(&t, 0, REQ_EM("2"), buf, sizeof(buf), 300) > 0);
+	teardown(&t, false);
+}
+
+static void test_teardown_with_parked(void **state)
+{
+	(void)state;
+	struct t t;
+	uint16_t ports[] = {0};
+	char buf[2048];
+	for (int order = 0; order < 2; order++) {
+		setup(&t, ini_plain, ports, 1);
+		fake_of(&t)->mode = FAKE_DEFER;
+		/* More requests than slots: the rest are dropped, nothing overflows. */
+		for (int k = 0; k < SHELLY_SLOTS + 5; k++)
+			send_to(&t, 0, REQ_EM("1"), strlen(REQ_EM("1")));
+		assert_int_equal(pump(&t, buf, sizeof(buf), 100), -1);
+		teardown(&t, order == 0); /* ASan: no waiter left dangling */
+	}
+}
+
+static void test_create_errors(void **state)
+{
+	(void)state;
+	struct cfg cfg = {0};
+	struct err e = {{0}};
+	assert_int_equal(cfg_load_string(&cfg, "[GENERAL]\nDEDUPE_TIME_WINDOW = soon\n", &e), 0);
+	struct emu_env env = {.general = cfg_find(&cfg, "GENERAL"), .cfg = &cfg};
+	assert_null(emu_shelly_ops.create(&env, "shellyemg3", "shellyemg3-1", &e));
+	assert_non_null(strstr(e.msg, "DEDUPE_TIME_WINDOW"));
+	assert_null(emu_shelly_ops.create(&env, "ct002", "x", &e));
+	assert_null(emu_shelly_ops.create(&env, "shellyemg3", "bad\xff", &e));
+	assert_null(emu_shelly_ops.create(&env, "shellyemg3", "", &e));
+	cfg_free(&cfg);
+}
+
+static void test_type_ports(void **state)
+{
+	(void)state;
+	uint16_t p[SHELLY_MAX_PORTS];
+	assert_int_equal(shelly_type_ports("shellypro3em", p), 2);
+	assert_int_equal(p[0], 1010);
+	assert_int_equal(p[1], 2220);
+	assert_int_equal(shelly_type_ports("shellypro3em_old", p), 1);
+	assert_int_equal(p[0], 1010);
+	assert_int_equal(shelly_type_ports("shellypro3em_new", p), 1);
+	assert_int_equal(p[0], 2220);
+	assert_int_equal(shelly_type_ports("shellyemg3", p), 1);
+	assert_int_equal(p[0], 2222);
+	assert_int_equal(shelly_type_ports("shellyproem50", p), 1);
+	assert_int_equal(p[0], 2223);
+	assert_int_equal(shelly_type_ports("ct002", p), 0);
+	assert_int_equal(shelly_type_ports("ShellyEMG3", p), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_reply_sync_and_cached),
+	        cmocka_unit_test(test_reply_parked_until_reading),
+	        cmocka_unit_test(test_silence_on_failure_route_and_junk),
+	        cmocka_unit_test(test_no_route),
+	        cmocka_unit_test(test_dedupe_by_ip),
+	        cmocka_unit_test(test_teardown_with_parked),
+	        cmocka_unit_test(test_create_errors),
+	        cmocka_unit_test(test_type_ports),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
