@@ -555,10 +555,11 @@ static bool input_ok(const struct bal_input *in)
 	return true;
 }
 
-/* Python int(float) truncates; NaN/inf make parse_int fall back to 0. */
+/* Python int(float) truncates; NaN/inf make parse_int fall back to 0. Beyond upstream,
+ * absurd readings are clamped to +-1 GW so that sums of them stay finite. */
 static double trunc_or_zero(double v)
 {
-	return isfinite(v) ? trunc(v) : 0.0;
+	return isfinite(v) ? trunc(fmax(-1e9, fmin(1e9, v))) : 0.0;
 }
 
 int bal_step(struct balancer *b, const struct bal_input *in, struct bal_output *out)
