@@ -329,16 +329,22 @@ static const struct cfg_schema_key *key_lookup(const struct cfg_schema_kind *kin
 	return k;
 }
 
-enum cfg_key_status cfg_schema_key_status(const struct cfg_schema_kind *kind, const char *key)
+static enum cfg_key_status key_status(const struct cfg_schema_kind *kind, const char *key,
+                                      bool built)
 {
 	const struct cfg_schema_key *k = key_lookup(kind, key);
 	if (!k)
 		return CFG_KEY_UNKNOWN;
 	if (k->flags & CFG_KEY_OBSOLETE)
 		return CFG_KEY_OBSOLETE_UPSTREAM;
-	if ((k->flags & CFG_KEY_HERE) && kind->here)
+	if ((k->flags & CFG_KEY_HERE) && built)
 		return CFG_KEY_SUPPORTED;
 	return CFG_KEY_UPSTREAM_ONLY;
+}
+
+enum cfg_key_status cfg_schema_key_status(const struct cfg_schema_kind *kind, const char *key)
+{
+	return key_status(kind, key, kind && kind->here);
 }
 
 bool cfg_schema_key_known_upstream(const char *section, const char *key)
@@ -428,7 +434,7 @@ unsigned cfg_schema_check(const struct cfg *cfg, cfg_schema_built_fn *built, voi
 				continue;
 			char ukey[128];
 			upper(kv->key, ukey, sizeof(ukey));
-			switch (cfg_schema_key_status(kind, kv->key)) {
+			switch (key_status(kind, kv->key, true)) {
 			case CFG_KEY_SUPPORTED:
 				log_debug("config", "[%s] %s: not used", s->name, ukey);
 				break;

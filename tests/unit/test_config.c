@@ -956,6 +956,54 @@ static void test_schema_check(void **state)
 	cfg_free(&c);
 }
 
+/* Every key config.example.ini documents (commented out or not) is one this daemon
+ * supports, in a section kind it builds: uncomment everything and ask the schema. */
+static void test_example_keys_supported(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/../../config.example.ini", AM_FIXTURES);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	static char text[65536];
+	size_t n = 0;
+	char line[1024];
+	unsigned uncommented = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line;
+		/* "# KEY = value" and "# [SECTION]" are settings; "## ..." is prose. */
+		if (p[0] == '#' && p[1] == ' ') {
+			size_t k = strspn(p + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+			if (p[2] == '[' || (k > 0 && strncmp(p + 2 + k, " =", 2) == 0)) {
+				p += 2;
+				uncommented++;
+			}
+		}
+		size_t len = strlen(p);
+		assert_true(n + len < sizeof(text));
+		memcpy(text + n, p, len);
+		n += len;
+	}
+	fclose(f);
+	text[n] = '\0';
+	assert_true(uncommented > 40);
+	struct cfg c = load_ok(text);
+	assert_non_null(cfg_find(&c, "GENERAL"));
+	assert_non_null(cfg_find(&c, "CT002"));
+	assert_non_null(cfg_find(&c, "SCRIPT"));
+	for (size_t i = 0; i < c.n; i++) {
+		const struct cfg_schema_kind *k = cfg_schema_kind_of(c.sec[i].name);
+		if (!k || !k->here)
+			fail_msg("[%s] is not a section kind built here", c.sec[i].name);
+		for (size_t j = 0; j < c.sec[i].n; j++) {
+			if (cfg_schema_key_status(k, c.sec[i].kv[j].key) != CFG_KEY_SUPPORTED)
+				fail_msg("[%s] %s is not supported", c.sec[i].name,
+				         c.sec[i].kv[j].key);
+		}
+	}
+	cfg_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -981,6 +1029,7 @@ int main(void)
 	        cmocka_unit_test(test_schema_kind_of),
 	        cmocka_unit_test(test_schema_key_status),
 	        cmocka_unit_test(test_schema_check),
+	        cmocka_unit_test(test_example_keys_supported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
