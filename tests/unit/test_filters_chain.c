@@ -216,6 +216,30 @@ static void test_keys_marked_used(void **st)
 	chain_close(&f);
 }
 
+/* A non-finite reading passes through without entering Hampel, EMA or PID state: the next
+ * reading comes out exactly as if it had never happened. */
+static void test_non_finite_does_not_poison(void **st)
+{
+	(void)st;
+	const char *ini = "[S]\nHAMPEL_WINDOW = 3\nHAMPEL_MIN_THRESHOLD = 50\n"
+	                  "SMOOTH_TARGET_ALPHA = 0.5\nPID_KP = 0.5\nPID_KI = 0.1\n";
+	const double seq[] = {100, 120, 90, 110, 105};
+	struct chain_fx a, b;
+
+	assert_int_equal(chain_open(&a, ini, "S"), 0);
+	assert_int_equal(chain_open(&b, ini, "S"), 0);
+	for (size_t k = 0; k < 4; k++) {
+		double x = run1(&a, (ev_ms)k * 1000, seq[k]);
+		double y = run1(&b, (ev_ms)k * 1000, seq[k]);
+		assert_true(x == y);
+	}
+	(void)run1(&b, 3500, NAN);
+	(void)run1(&b, 3600, INFINITY);
+	assert_true(run1(&a, 4000, seq[4]) == run1(&b, 4000, seq[4]));
+	chain_close(&a);
+	chain_close(&b);
+}
+
 static void test_null_safety(void **st)
 {
 	(void)st;
@@ -243,6 +267,7 @@ int main(void)
 	        cmocka_unit_test(test_error_propagates),
 	        cmocka_unit_test(test_general_per_section),
 	        cmocka_unit_test(test_keys_marked_used),
+	        cmocka_unit_test(test_non_finite_does_not_poison),
 	        cmocka_unit_test(test_null_safety),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
