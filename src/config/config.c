@@ -292,7 +292,7 @@ static int parse_fail(struct parse_ctx *c, const char *fmt, ...)
 	va_end(ap);
 	c->failed = true;
 	if (c->origin)
-		return err_set(c->e, "%s:%d: %s", c->origin, c->line, why);
+		return err_set(c->e, "%s: line %d: %s", c->origin, c->line, why);
 	return err_set(c->e, "line %d: %s", c->line, why);
 }
 
@@ -568,7 +568,7 @@ int cfg_load_file(struct cfg *cfg, const char *path, struct err *e)
 		for (const char *p = buf; p < nul; p++)
 			line += *p == '\n';
 		free(buf);
-		return err_set(e, "%s:%d: NUL byte (is this a text file?)", path, line);
+		return err_set(e, "%s: line %d: NUL byte (is this a text file?)", path, line);
 	}
 	int rc = load_text(cfg, buf, path, e);
 	free(buf);

@@ -332,7 +332,7 @@ static void test_syntax_errors(void **state)
 	close(fd);
 	assert_int_equal(cfg_load_file(&c, tmpl, &e), -1);
 	char want[600];
-	snprintf(want, sizeof(want), "%s:3: expected '[SECTION]', 'KEY = value' or a comment",
+	snprintf(want, sizeof(want), "%s: line 3: expected '[SECTION]', 'KEY = value' or a comment",
 	         tmpl);
 	assert_string_equal(e.msg, want);
 
@@ -342,7 +342,7 @@ static void test_syntax_errors(void **state)
 	assert_int_equal(write(fd, "[A]\nK = 1\n\0x\n", 13), 13);
 	close(fd);
 	assert_int_equal(cfg_load_file(&c, tmpl, &e), -1);
-	snprintf(want, sizeof(want), "%s:3: NUL byte (is this a text file?)", tmpl);
+	snprintf(want, sizeof(want), "%s: line 3: NUL byte (is this a text file?)", tmpl);
 	assert_string_equal(e.msg, want);
 	unlink(tmpl);
 }
