@@ -133,34 +133,34 @@ static const struct cfg_schema_key k_pm_common[] = {
 };
 
 static const struct cfg_schema_key k_shelly[] = {
-        {"TYPE", U}, {"IP", U}, {"USER", U}, {"PASS", U}, {"METER_INDEX", U}, END,
+        {"TYPE", H}, {"IP", H}, {"USER", H}, {"PASS", H}, {"METER_INDEX", H}, END,
 };
 static const struct cfg_schema_key k_tasmota[] = {
-        {"IP", U},
-        {"USER", U},
-        {"PASS", U},
-        {"JSON_STATUS", U},
-        {"JSON_PAYLOAD_MQTT_PREFIX", U},
-        {"JSON_POWER_MQTT_LABEL", U},
-        {"JSON_POWER_INPUT_MQTT_LABEL", U},
-        {"JSON_POWER_OUTPUT_MQTT_LABEL", U},
-        {"JSON_POWER_CALCULATE", U},
+        {"IP", H},
+        {"USER", H},
+        {"PASS", H},
+        {"JSON_STATUS", H},
+        {"JSON_PAYLOAD_MQTT_PREFIX", H},
+        {"JSON_POWER_MQTT_LABEL", H},
+        {"JSON_POWER_INPUT_MQTT_LABEL", H},
+        {"JSON_POWER_OUTPUT_MQTT_LABEL", H},
+        {"JSON_POWER_CALCULATE", H},
         END,
 };
-static const struct cfg_schema_key k_shrdzm[] = {{"IP", U}, {"USER", U}, {"PASS", U}, END};
+static const struct cfg_schema_key k_shrdzm[] = {{"IP", H}, {"USER", H}, {"PASS", H}, END};
 static const struct cfg_schema_key k_emlog[] = {
-        {"IP", U},
-        {"METER_INDEX", U},
-        {"JSON_POWER_CALCULATE", U},
+        {"IP", H},
+        {"METER_INDEX", H},
+        {"JSON_POWER_CALCULATE", H},
         END,
 };
 static const struct cfg_schema_key k_iobroker[] = {
-        {"IP", U},
-        {"PORT", U},
-        {"CURRENT_POWER_ALIAS", U},
-        {"POWER_CALCULATE", U},
-        {"POWER_INPUT_ALIAS", U},
-        {"POWER_OUTPUT_ALIAS", U},
+        {"IP", H},
+        {"PORT", H},
+        {"CURRENT_POWER_ALIAS", H},
+        {"POWER_CALCULATE", H},
+        {"POWER_INPUT_ALIAS", H},
+        {"POWER_OUTPUT_ALIAS", H},
         END,
 };
 static const struct cfg_schema_key k_homeassistant[] = {
@@ -175,7 +175,7 @@ static const struct cfg_schema_key k_homeassistant[] = {
         {"API_PATH_PREFIX", U},
         END,
 };
-static const struct cfg_schema_key k_vzlogger[] = {{"IP", U}, {"PORT", U}, {"UUID", U}, END};
+static const struct cfg_schema_key k_vzlogger[] = {{"IP", H}, {"PORT", H}, {"UUID", H}, END};
 static const struct cfg_schema_key k_script[] = {
         {"COMMAND", H},
         {"TIMEOUT", H | CFG_KEY_LOCAL},
@@ -186,9 +186,9 @@ static const struct cfg_schema_key k_sml[] = {
         {"OBIS_POWER_L2", U}, {"OBIS_POWER_L3", U},      END,
 };
 static const struct cfg_schema_key k_esphome[] = {
-        {"IP", U}, {"PORT", U}, {"DOMAIN", U}, {"ID", U}, END,
+        {"IP", H}, {"PORT", H}, {"DOMAIN", H}, {"ID", H}, END,
 };
-static const struct cfg_schema_key k_amis[] = {{"IP", U}, END};
+static const struct cfg_schema_key k_amis[] = {{"IP", H}, END};
 static const struct cfg_schema_key k_modbus[] = {
         {"HOST", U},
         {"PORT", U},
@@ -203,9 +203,9 @@ static const struct cfg_schema_key k_modbus[] = {
         END,
 };
 static const struct cfg_schema_key k_tq_em[] = {
-        {"IP", U},
-        {"PASSWORD", U},
-        {"TIMEOUT", U},
+        {"IP", H},
+        {"PASSWORD", H},
+        {"TIMEOUT", H},
         END,
 };
 static const struct cfg_schema_key k_json_http[] = {
@@ -215,31 +215,31 @@ static const struct cfg_schema_key k_homewizard[] = {
         {"IP", U}, {"TOKEN", U}, {"SERIAL", U}, {"VERIFY_SSL", U}, END,
 };
 static const struct cfg_schema_key k_envoy[] = {
-        {"HOST", U},       {"TOKEN", U}, {"USERNAME", U}, {"PASSWORD", U}, {"SERIAL", U},
-        {"VERIFY_SSL", U}, END,
+        {"HOST", H},       {"TOKEN", H}, {"USERNAME", H}, {"PASSWORD", H}, {"SERIAL", H},
+        {"VERIFY_SSL", H}, END,
 };
 static const struct cfg_schema_key k_sma[] = {
         {"MULTICAST_GROUP", U}, {"PORT", U}, {"SERIAL_NUMBER", U}, {"INTERFACE", U}, END,
 };
 static const struct cfg_schema_key k_fritz[] = {
-        {"HOST", U},  {"USER", U},       {"PASSWORD", U}, {"AIN", U},
-        {"HTTPS", U}, {"VERIFY_SSL", U}, {"TIMEOUT", U},  END,
+        {"HOST", H},  {"USER", H},       {"PASSWORD", H}, {"AIN", H},
+        {"HTTPS", H}, {"VERIFY_SSL", H}, {"TIMEOUT", H},  END,
 };
 static const struct cfg_schema_key k_fronius[] = {
-        {"IP", U},
-        {"DEVICE_ID", U},
-        {"PER_PHASE", U},
+        {"IP", H},
+        {"DEVICE_ID", H},
+        {"PER_PHASE", H},
         END,
 };
 static const struct cfg_schema_key k_tibber[] = {
-        {"IP", U},
-        {"PASSWORD", U},
-        {"NODE_ID", U},
-        {"USER", U},
-        {"OBIS_POWER_CURRENT", U},
-        {"OBIS_POWER_L1", U},
-        {"OBIS_POWER_L2", U},
-        {"OBIS_POWER_L3", U},
+        {"IP", H},
+        {"PASSWORD", H},
+        {"NODE_ID", H},
+        {"USER", H},
+        {"OBIS_POWER_CURRENT", H},
+        {"OBIS_POWER_L1", H},
+        {"OBIS_POWER_L2", H},
+        {"OBIS_POWER_L3", H},
         END,
 };
 static const struct cfg_schema_key k_mqtt[] = {
@@ -264,26 +264,26 @@ static const struct cfg_schema_kind kinds[] = {
         EXACT("CT003", CFG_KIND_CT, true, k_ct),
         EXACT("MARSTEK", CFG_KIND_MARSTEK, false, k_marstek),
         EXACT("DEFAULT", CFG_KIND_DEFAULT, false, NULL),
-        PM("SHELLY", false, k_shelly),
-        PM("TASMOTA", false, k_tasmota),
-        PM("SHRDZM", false, k_shrdzm),
-        PM("EMLOG", false, k_emlog),
-        PM("IOBROKER", false, k_iobroker),
+        PM("SHELLY", true, k_shelly),
+        PM("TASMOTA", true, k_tasmota),
+        PM("SHRDZM", true, k_shrdzm),
+        PM("EMLOG", true, k_emlog),
+        PM("IOBROKER", true, k_iobroker),
         PM("HOMEASSISTANT", false, k_homeassistant),
-        PM("VZLOGGER", false, k_vzlogger),
+        PM("VZLOGGER", true, k_vzlogger),
         PM("SCRIPT", true, k_script),
         PM("SML", false, k_sml),
-        PM("ESPHOME", false, k_esphome),
-        PM("AMIS_READER", false, k_amis),
+        PM("ESPHOME", true, k_esphome),
+        PM("AMIS_READER", true, k_amis),
         PM("MODBUS", false, k_modbus),
-        PM("TQ_EM", false, k_tq_em),
+        PM("TQ_EM", true, k_tq_em),
         PM("JSON_HTTP", true, k_json_http),
         PM("HOMEWIZARD", false, k_homewizard),
-        PM("ENVOY", false, k_envoy),
+        PM("ENVOY", true, k_envoy),
         PM("SMA_ENERGY_METER", false, k_sma),
-        PM("FRITZ", false, k_fritz),
-        PM("FRONIUS", false, k_fronius),
-        PM("TIBBER_PULSE", false, k_tibber),
+        PM("FRITZ", true, k_fritz),
+        PM("FRONIUS", true, k_fronius),
+        PM("TIBBER_PULSE", true, k_tibber),
         {"MQTT_INSIGHTS", CFG_KIND_INSIGHTS, true, false, false, k_insights},
         PM("MQTT", false, k_mqtt),
 };

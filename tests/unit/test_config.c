@@ -835,6 +835,12 @@ static void test_schema_key_status(void **state)
 	assert_int_equal(cfg_schema_key_status(mq, "TOPIC"), CFG_KEY_UPSTREAM_ONLY);
 	assert_int_equal(cfg_schema_key_status(mq, "NETMASK"), CFG_KEY_UPSTREAM_ONLY);
 	assert_int_equal(cfg_schema_key_status(NULL, "x"), CFG_KEY_UNKNOWN);
+	assert_int_equal(cfg_schema_key_status(cfg_schema_kind_of("SHELLY_1"), "type"),
+	                 CFG_KEY_SUPPORTED);
+	assert_int_equal(cfg_schema_key_status(cfg_schema_kind_of("TIBBER_PULSE"), "OBIS_POWER_L3"),
+	                 CFG_KEY_SUPPORTED);
+	assert_int_equal(cfg_schema_key_status(cfg_schema_kind_of("HOMEWIZARD"), "TOKEN"),
+	                 CFG_KEY_UPSTREAM_ONLY);
 
 	assert_true(cfg_schema_key_known_upstream("SCRIPT_1", "command"));
 	assert_false(cfg_schema_key_known_upstream("SCRIPT_1", "timeout")); /* ours only */
