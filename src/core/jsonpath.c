@@ -437,7 +437,7 @@ static int jp_extension(struct jsonpath *p, struct jp_parser *ps, const char *bo
 	jp_trim(&body, &n);
 	if (n == 4 && memcmp(body, "this", 4) == 0)
 		return jp_new_step(p, ps, JP_THIS, false) ? 0 : -1;
-	if (n >= 5 && memcmp(body, "str()", 5) == 0 && n == 5) {
+	if (n == 5 && memcmp(body, "str()", 5) == 0) {
 		struct jp_xform *x = jp_new_xform(p, ps);
 		if (!x)
 			return -1;
