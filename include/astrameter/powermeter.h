@@ -141,5 +141,19 @@ struct pm_meter *pm_route(const struct pm_set *set, uint32_t ip);
 /* drivers */
 extern const struct pm_driver pm_json_http_driver; /* src/powermeter/json_http.c */
 extern const struct pm_driver pm_script_driver;	   /* src/powermeter/script.c */
+/* HTTP-polled meters, one file each in src/powermeter/ */
+extern const struct pm_driver pm_shelly_driver;
+extern const struct pm_driver pm_tasmota_driver;
+extern const struct pm_driver pm_shrdzm_driver;
+extern const struct pm_driver pm_emlog_driver;
+extern const struct pm_driver pm_iobroker_driver;
+extern const struct pm_driver pm_vzlogger_driver;
+extern const struct pm_driver pm_esphome_driver;
+extern const struct pm_driver pm_amisreader_driver;
+extern const struct pm_driver pm_tq_em_driver;
+extern const struct pm_driver pm_envoy_driver;
+extern const struct pm_driver pm_fritz_driver;
+extern const struct pm_driver pm_fronius_driver;
+extern const struct pm_driver pm_tibber_pulse_driver;
 
 #endif

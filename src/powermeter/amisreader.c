@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "astrameter/pm_parsers.h"
+#include "powermeter/pmhttp.h"
 
 int amisreader_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
@@ -18,3 +19,35 @@ int amisreader_parse(const char *body, size_t len, struct pm_reading *out, struc
 		*out = (struct pm_reading){.w = {w}, .n = 1};
 	return rc;
 }
+
+/* ---- driver ---- */
+
+struct amisreader_priv {
+	struct pmhttp h;
+};
+
+static int amisreader_body(struct pm_meter *m, const char *body, size_t len, struct pm_reading *out,
+                           struct err *e)
+{
+	(void)m;
+	return amisreader_parse(body, len, out, e);
+}
+
+static int amisreader_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
+{
+	struct amisreader_priv *p = m->priv;
+	const char *ip;
+	if (pmhttp_need(sec, "ip", &ip, e) != 0)
+		return -1;
+	p->h.parse = amisreader_body;
+	return pmhttp_set_url(&p->h, e, "http://%s/rest", ip);
+}
+
+const struct pm_driver pm_amisreader_driver = {
+        .name = "AMIS_READER",
+        .priv_size = sizeof(struct amisreader_priv),
+        .configure = amisreader_configure,
+        .start = pmhttp_drv_start,
+        .stop = pmhttp_drv_stop,
+        .poll = pmhttp_drv_poll,
+};

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "astrameter/pm_parsers.h"
+#include "powermeter/pmhttp.h"
 
 int fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
 {
@@ -377,3 +378,195 @@ int fritz_parse_devicelist(const char *body, size_t len, const char *ain, double
 	}
 	return err_set(e, "FRITZ device with AIN '%s' not found in the device list", ain);
 }
+
+/* ---- driver ---- */
+
+enum fritz_step { FRITZ_LOGIN1, FRITZ_LOGIN2, FRITZ_LIST };
+
+struct fritz_priv {
+	struct http_req *req;
+	char base[300];
+	const char *user, *password;
+	char ain[96];
+	bool verify;
+	long timeout_ms;
+	char sid[32]; /* "" = no session */
+	enum fritz_step step;
+	bool relogged;
+};
+
+static void fritz_done(struct http_req *r, const struct http_result *res, void *arg);
+
+static int fritz_get(struct pm_meter *m, struct fritz_priv *p, enum fritz_step step,
+                     const char *query)
+{
+	char url[1400];
+	const char *path =
+	        step == FRITZ_LIST ? "/webservices/homeautoswitch.lua" : "/login_sid.lua";
+	int n = snprintf(url, sizeof(url), "%s%s?%s", p->base, path, query);
+	if (n < 0 || (size_t)n >= sizeof(url) || http_req_set_url(p->req, url) != 0)
+		return -1;
+	p->step = step;
+	return http_req_start(p->req, fritz_done, m);
+}
+
+static int fritz_list(struct pm_meter *m, struct fritz_priv *p)
+{
+	char q[80];
+	snprintf(q, sizeof(q), "switchcmd=getdevicelistinfos&sid=%s", p->sid);
+	return fritz_get(m, p, FRITZ_LIST, q);
+}
+
+/* Handles one answer; returns 0 when the next request is running or the poll ended
+ * (published/failed), -1 if the next request could not start. */
+static int fritz_step(struct pm_meter *m, struct fritz_priv *p, const struct http_result *res)
+{
+	struct err e = {{0}};
+	char sid[32], chal[160];
+	long block = 0;
+	if (p->step == FRITZ_LIST && res->status == 403) {
+		/* The box answers an expired SID with 403: log in once more. */
+		p->sid[0] = '\0';
+		if (p->relogged) {
+			pm_meter_fail(m, "device list refused (403) right after login");
+			return 0;
+		}
+		p->relogged = true;
+		return fritz_get(m, p, FRITZ_LOGIN1, "version=2");
+	}
+	if (res->status < 200 || res->status > 299) {
+		pm_meter_fail(m, "%s: HTTP %ld",
+		              p->step == FRITZ_LIST ? "homeautoswitch.lua" : "login_sid.lua",
+		              res->status);
+		return 0;
+	}
+	if (p->step == FRITZ_LIST) {
+		double w;
+		if (fritz_parse_devicelist(res->body, res->len, p->ain, &w, &e) != 0) {
+			pm_meter_fail(m, "%s", e.msg);
+			return 0;
+		}
+		struct pm_reading rd = {.w = {w}, .n = 1};
+		pm_meter_publish(m, &rd);
+		return 0;
+	}
+	if (fritz_parse_session(res->body, res->len, sid, sizeof(sid), chal, sizeof(chal), &block,
+	                        &e) != 0) {
+		pm_meter_fail(m, "login_sid.lua: %s", e.msg);
+		return 0;
+	}
+	if (strcmp(sid, FRITZ_INVALID_SID) != 0) {
+		snprintf(p->sid, sizeof(p->sid), "%s", sid);
+		return fritz_list(m, p);
+	}
+	if (p->step == FRITZ_LOGIN2) {
+		pm_meter_fail(m, "FRITZ!Box login failed (check USER/PASSWORD); blocked for %lds",
+		              block);
+		return 0;
+	}
+	char resp[200], q[800], u[300], er[400];
+	if (fritz_login_response(chal, p->password, resp, sizeof(resp), &e) != 0) {
+		pm_meter_fail(m, "login: %s", e.msg);
+		return 0;
+	}
+	if (pmj_urlencode(p->user, u, sizeof(u)) != 0 || pmj_urlencode(resp, er, sizeof(er)) != 0) {
+		pm_meter_fail(m, "login: USER too long");
+		return 0;
+	}
+	snprintf(q, sizeof(q), "version=2&username=%s&response=%s", u, er);
+	return fritz_get(m, p, FRITZ_LOGIN2, q);
+}
+
+static void fritz_done(struct http_req *r, const struct http_result *res, void *arg)
+{
+	(void)r;
+	struct pm_meter *m = arg;
+	struct fritz_priv *p = m->priv;
+	if (!res->ok) {
+		pm_meter_fail(m, "%s", res->error);
+		return;
+	}
+	if (fritz_step(m, p, res) != 0)
+		pm_meter_fail(m, "could not start the next request");
+}
+
+static int fritz_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
+{
+	struct fritz_priv *p = m->priv;
+	const char *host, *ain;
+	bool https;
+	double timeout;
+	struct err pe;
+	if (cfg_get_str(sec, "host", "fritz.box", &host, e) != 0 ||
+	    cfg_get_str(sec, "user", "", &p->user, e) != 0 ||
+	    cfg_get_str(sec, "password", "", &p->password, e) != 0 ||
+	    cfg_get_str(sec, "ain", "", &ain, e) != 0 ||
+	    cfg_get_bool(sec, "https", false, &https, e) != 0 ||
+	    cfg_get_bool(sec, "verify_ssl", true, &p->verify, e) != 0 ||
+	    cfg_get_double(sec, "timeout", 10.0, 0.1, 600, &timeout, e) != 0)
+		return -1;
+	if (fritz_normalize_ain(ain, p->ain, sizeof(p->ain), &pe) != 0)
+		return err_set(e, "[%s] AIN: %s", sec->name, pe.msg);
+	while (*host == ' ' || *host == '\t')
+		host++;
+	size_t n = strlen(host);
+	while (n && (host[n - 1] == '/' || host[n - 1] == ' ' || host[n - 1] == '\t'))
+		n--;
+	int w;
+	if (strncmp(host, "http://", 7) == 0 || strncmp(host, "https://", 8) == 0)
+		w = snprintf(p->base, sizeof(p->base), "%.*s", (int)n, host);
+	else
+		w = snprintf(p->base, sizeof(p->base), "%s://%.*s", https ? "https" : "http",
+		             n ? (int)n : 9, n ? host : "fritz.box");
+	if (w < 0 || (size_t)w >= sizeof(p->base))
+		return err_set(e, "[%s] HOST: too long", sec->name);
+	p->timeout_ms = (long)(timeout * 1000);
+	return 0;
+}
+
+static int fritz_start(struct pm_meter *m, struct err *e)
+{
+	struct fritz_priv *p = m->priv;
+	if (p->req)
+		return 0;
+	if (!m->ctx || !m->ctx->http || !(p->req = http_req_new(m->ctx->http)))
+		return err_set(e, "[%s] could not set up the HTTP request", m->name);
+	http_req_set_timeouts(p->req, p->timeout_ms, p->timeout_ms);
+	/* VERIFY_SSL only matters for https (an explicit https:// HOST included). */
+	if (strncmp(p->base, "https://", 8) == 0 && !p->verify)
+		http_req_set_verify_tls(p->req, false);
+	p->sid[0] = '\0';
+	return 0;
+}
+
+static void fritz_stop(struct pm_meter *m)
+{
+	struct fritz_priv *p = m->priv;
+	if (!p)
+		return;
+	http_req_free(p->req);
+	p->req = NULL;
+	p->sid[0] = '\0';
+}
+
+static int fritz_poll(struct pm_meter *m, ev_ms now)
+{
+	(void)now;
+	struct fritz_priv *p = m->priv;
+	if (!p->req)
+		return -1;
+	http_req_cancel(p->req);
+	p->relogged = false;
+	if (!p->sid[0])
+		return fritz_get(m, p, FRITZ_LOGIN1, "version=2");
+	return fritz_list(m, p);
+}
+
+const struct pm_driver pm_fritz_driver = {
+        .name = "FRITZ",
+        .priv_size = sizeof(struct fritz_priv),
+        .configure = fritz_configure,
+        .start = fritz_start,
+        .stop = fritz_stop,
+        .poll = fritz_poll,
+};

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "astrameter/pm_parsers.h"
+#include "powermeter/pmhttp.h"
 
 static const cJSON *opt(const cJSON *obj, const char *key)
 {
@@ -66,3 +67,41 @@ done:
 	cJSON_Delete(root);
 	return rc;
 }
+
+/* ---- driver ---- */
+
+struct fronius_priv {
+	struct pmhttp h;
+	bool per_phase;
+};
+
+static int fronius_body(struct pm_meter *m, const char *body, size_t len, struct pm_reading *out,
+                        struct err *e)
+{
+	struct fronius_priv *p = m->priv;
+	return fronius_parse(body, len, p->per_phase, out, e);
+}
+
+static int fronius_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
+{
+	struct fronius_priv *p = m->priv;
+	const char *ip, *dev;
+	if (pmhttp_need(sec, "ip", &ip, e) != 0 ||
+	    cfg_get_str(sec, "device_id", "0", &dev, e) != 0 ||
+	    cfg_get_bool(sec, "per_phase", false, &p->per_phase, e) != 0)
+		return -1;
+	p->h.parse = fronius_body;
+	return pmhttp_set_url(
+	        &p->h, e,
+	        "http://%s/solar_api/v1/GetMeterRealtimeData.cgi?Scope=Device&DeviceId=%s", ip,
+	        dev);
+}
+
+const struct pm_driver pm_fronius_driver = {
+        .name = "FRONIUS",
+        .priv_size = sizeof(struct fronius_priv),
+        .configure = fronius_configure,
+        .start = pmhttp_drv_start,
+        .stop = pmhttp_drv_stop,
+        .poll = pmhttp_drv_poll,
+};

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "astrameter/pm_parsers.h"
+#include "powermeter/pmhttp.h"
 
 int shelly_type_parse(const char *s, enum shelly_type *out)
 {
@@ -103,3 +104,60 @@ int shelly_parse(const char *body, size_t len, enum shelly_type type, bool index
 		*out = r;
 	return rc;
 }
+
+/* ---- driver ---- */
+
+struct shelly_priv {
+	struct pmhttp h;
+	enum shelly_type type;
+	bool indexed;
+};
+
+static int shelly_body(struct pm_meter *m, const char *body, size_t len, struct pm_reading *out,
+                       struct err *e)
+{
+	struct shelly_priv *p = m->priv;
+	return shelly_parse(body, len, p->type, p->indexed, out, e);
+}
+
+static int shelly_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
+{
+	struct shelly_priv *p = m->priv;
+	const char *type, *ip, *idx;
+	if (cfg_get_str(sec, "type", "", &type, e) != 0 || pmhttp_need(sec, "ip", &ip, e) != 0 ||
+	    cfg_get_str(sec, "user", "", &p->h.user, e) != 0 ||
+	    cfg_get_str(sec, "pass", "", &p->h.pass, e) != 0 ||
+	    cfg_get_str(sec, "meter_index", "", &idx, e) != 0)
+		return -1;
+	if (shelly_type_parse(type, &p->type) != 0)
+		return err_set(e,
+		               "[%s] TYPE: unknown Shelly type '%s' (1PM, PLUS1PM, EM, 3EM, "
+		               "3EMPro)",
+		               sec->name, type);
+	p->indexed = idx[0] != '\0';
+	p->h.parse = shelly_body;
+	/* Gen2 RPC devices want digest auth, Gen1 basic. */
+	p->h.digest = p->type == SHELLY_PLUS1PM || p->type == SHELLY_3EMPRO;
+	switch (p->type) {
+	case SHELLY_PLUS1PM:
+		return pmhttp_set_url(&p->h, e, "http://%s/rpc/Switch.GetStatus?id=0", ip);
+	case SHELLY_3EMPRO:
+		return pmhttp_set_url(&p->h, e, "http://%s/rpc/EM.GetStatus?id=0", ip);
+	case SHELLY_1PM:
+		return p->indexed ? pmhttp_set_url(&p->h, e, "http://%s/meter/%s", ip, idx)
+		                  : pmhttp_set_url(&p->h, e, "http://%s/status", ip);
+	case SHELLY_EM:
+		return p->indexed ? pmhttp_set_url(&p->h, e, "http://%s/emeter/%s", ip, idx)
+		                  : pmhttp_set_url(&p->h, e, "http://%s/status", ip);
+	}
+	return -1;
+}
+
+const struct pm_driver pm_shelly_driver = {
+        .name = "SHELLY",
+        .priv_size = sizeof(struct shelly_priv),
+        .configure = shelly_configure,
+        .start = pmhttp_drv_start,
+        .stop = pmhttp_drv_stop,
+        .poll = pmhttp_drv_poll,
+};

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "astrameter/pm_parsers.h"
+#include "powermeter/pmhttp.h"
 
 int shrdzm_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
@@ -22,3 +23,39 @@ int shrdzm_parse(const char *body, size_t len, struct pm_reading *out, struct er
 		*out = (struct pm_reading){.w = {in - outw}, .n = 1};
 	return rc;
 }
+
+/* ---- driver ---- */
+
+struct shrdzm_priv {
+	struct pmhttp h;
+};
+
+static int shrdzm_body(struct pm_meter *m, const char *body, size_t len, struct pm_reading *out,
+                       struct err *e)
+{
+	(void)m;
+	return shrdzm_parse(body, len, out, e);
+}
+
+static int shrdzm_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
+{
+	struct shrdzm_priv *p = m->priv;
+	const char *ip, *user, *pass;
+	char u[256], pw[256];
+	if (pmhttp_need(sec, "ip", &ip, e) != 0 || cfg_get_str(sec, "user", "", &user, e) != 0 ||
+	    cfg_get_str(sec, "pass", "", &pass, e) != 0)
+		return -1;
+	if (pmj_urlencode(user, u, sizeof(u)) != 0 || pmj_urlencode(pass, pw, sizeof(pw)) != 0)
+		return err_set(e, "[%s] USER/PASS too long", sec->name);
+	p->h.parse = shrdzm_body;
+	return pmhttp_set_url(&p->h, e, "http://%s/getLastData?user=%s&password=%s", ip, u, pw);
+}
+
+const struct pm_driver pm_shrdzm_driver = {
+        .name = "SHRDZM",
+        .priv_size = sizeof(struct shrdzm_priv),
+        .configure = shrdzm_configure,
+        .start = pmhttp_drv_start,
+        .stop = pmhttp_drv_stop,
+        .poll = pmhttp_drv_poll,
+};

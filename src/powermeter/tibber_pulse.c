@@ -3,6 +3,7 @@
  * telegram of the meter at GET /data.json?node_id=N (basic auth, user admin, password =
  * the code printed on the bridge); the SML decoder turns it into watts. */
 #include "astrameter/pm_parsers.h"
+#include "powermeter/pmhttp.h"
 #include "astrameter/sml.h"
 
 int tibber_pulse_decode(struct tibber_pulse_cache *c, const unsigned char *body, size_t len,
@@ -34,3 +35,61 @@ int tibber_pulse_decode(struct tibber_pulse_cache *c, const unsigned char *body,
 	}
 	return err_set(e, "could not decode SML telegram: %s", why.msg);
 }
+
+/* ---- driver ---- */
+
+struct tibber_priv {
+	struct pmhttp h;
+	struct sml_obis_cfg obis;
+	struct tibber_pulse_cache cache;
+};
+
+static int tibber_body(struct pm_meter *m, const char *body, size_t len, struct pm_reading *out,
+                       struct err *e)
+{
+	struct tibber_priv *p = m->priv;
+	return tibber_pulse_decode(&p->cache, (const unsigned char *)body, len, &p->obis,
+	                           ev_now(m->ctx->loop), out, e);
+}
+
+/* OBIS_POWER_* overrides shared with the serial SML source. */
+static int obis_key(struct cfg_section *sec, const char *key, const char *name, uint8_t out[6],
+                    struct err *e)
+{
+	const char *v;
+	struct err pe;
+	if (cfg_get_str(sec, key, "", &v, e) != 0)
+		return -1;
+	if (!v[0])
+		return 0;
+	if (sml_obis_parse_hex(v, out, &pe) != 0)
+		return err_set(e, "[%s] %s %s", sec->name, name, pe.msg);
+	return 0;
+}
+
+static int tibber_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
+{
+	struct tibber_priv *p = m->priv;
+	const char *ip, *node;
+	sml_obis_cfg_default(&p->obis);
+	if (pmhttp_need(sec, "ip", &ip, e) != 0 ||
+	    cfg_get_str(sec, "password", "", &p->h.pass, e) != 0 ||
+	    cfg_get_str(sec, "node_id", "1", &node, e) != 0 ||
+	    cfg_get_str(sec, "user", "admin", &p->h.user, e) != 0 ||
+	    obis_key(sec, "obis_power_current", "OBIS_POWER_CURRENT", p->obis.current, e) != 0 ||
+	    obis_key(sec, "obis_power_l1", "OBIS_POWER_L1", p->obis.l1, e) != 0 ||
+	    obis_key(sec, "obis_power_l2", "OBIS_POWER_L2", p->obis.l2, e) != 0 ||
+	    obis_key(sec, "obis_power_l3", "OBIS_POWER_L3", p->obis.l3, e) != 0)
+		return -1;
+	p->h.parse = tibber_body;
+	return pmhttp_set_url(&p->h, e, "http://%s/data.json?node_id=%s", ip, node);
+}
+
+const struct pm_driver pm_tibber_pulse_driver = {
+        .name = "TIBBER_PULSE",
+        .priv_size = sizeof(struct tibber_priv),
+        .configure = tibber_configure,
+        .start = pmhttp_drv_start,
+        .stop = pmhttp_drv_stop,
+        .poll = pmhttp_drv_poll,
+};

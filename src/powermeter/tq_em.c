@@ -9,6 +9,8 @@
 #include <cjson/cJSON.h>
 
 #include "astrameter/pm_parsers.h"
+#include "powermeter/pmhttp.h"
+#include <curl/curl.h>
 
 static const char *const tq_phase_keys[6] = {
         "1-0:21.4.0*255", "1-0:22.4.0*255", /* L1 import, export */
@@ -190,3 +192,125 @@ int tq_em_login_form(const struct tq_em_sm *sm, const char *password, char *out,
 	}
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
+
+/* ---- driver ---- */
+
+struct tq_priv {
+	struct http_req *req;
+	char base[300];
+	const char *password;
+	long timeout_ms;
+	struct tq_em_sm sm;
+};
+
+static void tq_done(struct http_req *r, const struct http_result *res, void *arg);
+
+/* Issues the request the state machine asks for. 0/-1. */
+static int tq_issue(struct pm_meter *m, struct tq_priv *p, enum tq_em_action a)
+{
+	char url[400], form[1024];
+	const char *path = a == TQ_EM_GET_DATA ? "/mum-webservice/data.php" : "/start.php";
+	snprintf(url, sizeof(url), "%s%s", p->base, path);
+	if (http_req_set_url(p->req, url) != 0)
+		return -1;
+	if (a == TQ_EM_POST_LOGIN) {
+		if (tq_em_login_form(&p->sm, p->password, form, sizeof(form)) != 0 ||
+		    http_req_set_post(p->req, form, strlen(form),
+		                      "application/x-www-form-urlencoded") != 0)
+			return -1;
+	} else if (http_req_set_post(p->req, NULL, 0, NULL) != 0) {
+		return -1;
+	}
+	return http_req_start(p->req, tq_done, m);
+}
+
+static void tq_done(struct http_req *r, const struct http_result *res, void *arg)
+{
+	(void)r;
+	struct pm_meter *m = arg;
+	struct tq_priv *p = m->priv;
+	if (!res->ok) {
+		p->sm.have_session = false;
+		pm_meter_fail(m, "%s", res->error);
+		return;
+	}
+	struct pm_reading rd = {0};
+	struct err e = {{0}};
+	enum tq_em_action a = tq_em_sm_step(&p->sm, res->status, res->body, res->len, &rd, &e);
+	if (a == TQ_EM_DONE) {
+		pm_meter_publish(m, &rd);
+		return;
+	}
+	if (a == TQ_EM_FAIL) {
+		pm_meter_fail(m, "%s", e.msg);
+		return;
+	}
+	if (tq_issue(m, p, a) != 0)
+		pm_meter_fail(m, "could not start the next request");
+}
+
+static int tq_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
+{
+	struct tq_priv *p = m->priv;
+	const char *ip;
+	double timeout;
+	if (pmhttp_need(sec, "ip", &ip, e) != 0 ||
+	    cfg_get_str(sec, "password", "", &p->password, e) != 0 ||
+	    cfg_get_double(sec, "timeout", 5.0, 0.1, 600, &timeout, e) != 0)
+		return -1;
+	size_t n = strlen(ip);
+	while (n && ip[n - 1] == '/')
+		n--;
+	if (n + 8 >= sizeof(p->base))
+		return err_set(e, "[%s] IP: too long", sec->name);
+	snprintf(p->base, sizeof(p->base), "http://%.*s", (int)n, ip);
+	p->timeout_ms = (long)(timeout * 1000);
+	return 0;
+}
+
+static int tq_start(struct pm_meter *m, struct err *e)
+{
+	struct tq_priv *p = m->priv;
+	if (p->req)
+		return 0;
+	if (!m->ctx || !m->ctx->http || !(p->req = http_req_new(m->ctx->http)))
+		return err_set(e, "[%s] could not set up the HTTP request", m->name);
+	/* The reference sets only a total timeout (TIMEOUT, 5 s). */
+	http_req_set_timeouts(p->req, p->timeout_ms, p->timeout_ms);
+	/* The session lives in a cookie: enable curl's in-memory cookie engine. */
+	CURL *easy = http_req_easy(p->req);
+	if (!easy || curl_easy_setopt(easy, CURLOPT_COOKIEFILE, "") != CURLE_OK) {
+		http_req_free(p->req);
+		p->req = NULL;
+		return err_set(e, "[%s] could not enable cookies", m->name);
+	}
+	return 0;
+}
+
+static void tq_stop(struct pm_meter *m)
+{
+	struct tq_priv *p = m->priv;
+	if (!p)
+		return;
+	http_req_free(p->req);
+	p->req = NULL;
+	p->sm.have_session = false;
+}
+
+static int tq_poll(struct pm_meter *m, ev_ms now)
+{
+	struct tq_priv *p = m->priv;
+	if (!p->req)
+		return -1;
+	http_req_cancel(p->req);
+	return tq_issue(m, p, tq_em_sm_begin(&p->sm, now));
+}
+
+const struct pm_driver pm_tq_em_driver = {
+        .name = "TQ_EM",
+        .priv_size = sizeof(struct tq_priv),
+        .configure = tq_configure,
+        .start = tq_start,
+        .stop = tq_stop,
+        .poll = tq_poll,
+};
