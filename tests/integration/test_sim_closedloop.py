@@ -143,7 +143,7 @@ def test_relay_daemon_steers_grid_toward_zero():
         end = time.monotonic() + 40
         while time.monotonic() < end:
             st = get(http_port, "/status")
-            if st["batteries"][0]["power"] > 900 or abs(st["grid"]["phase_a"]) < 60:
+            if st["batteries"][0]["power"] >= 790:
                 break
             time.sleep(1)
         # max discharge 800 W: the battery saturates and the residual import remains.
