@@ -49,6 +49,9 @@ struct pm_driver {
 /* How long a parked battery request waits for a reading. */
 #define PM_WAIT_MS 2000
 #define PM_MAX_NETMASKS 16
+/* Default bound after which an in-flight fetch is considered lost (a driver bug or a wedged
+ * peer): the next request may start a new one. Drivers time out well before. */
+#define PM_STUCK_MS 10000
 
 struct pm_netmask {
 	uint32_t addr, mask; /* host byte order */
@@ -91,6 +94,9 @@ struct pm_meter {
 
 	bool in_flight;
 	ev_ms fetch_started;
+	/* A fetch older than this is considered lost (default PM_STUCK_MS); a driver with a
+	 * longer timeout of its own (SCRIPT) raises it in configure(). */
+	ev_ms stuck_ms;
 	struct pm_waiter *waiters;
 	uint64_t deadline_timer;
 	struct log_complain complain;

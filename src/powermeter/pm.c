@@ -17,10 +17,6 @@
 #include "astrameter/filter.h"
 #include "astrameter/powermeter.h"
 
-/* A fetch that has not completed after this long is considered lost (a driver bug or a
- * wedged peer): the next request may start a new one. Drivers time out well before. */
-#define PM_STUCK_MS 10000
-
 int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap,
 		     struct err *e)
 {
@@ -96,6 +92,7 @@ struct pm_meter *pm_meter_new(const struct pm_driver *drv, struct cfg_section *s
 	snprintf(m->name, sizeof(m->name), "%s", sec->name);
 	m->drv = drv;
 	m->ctx = ctx;
+	m->stuck_ms = PM_STUCK_MS;
 	if (drv->priv_size) {
 		m->priv = calloc(1, drv->priv_size);
 		if (!m->priv) {
@@ -224,7 +221,7 @@ void pm_meter_kick(struct pm_meter *m, ev_ms now)
 	if (!m->drv->poll)
 		return;
 	if (m->in_flight) {
-		if (now - m->fetch_started < PM_STUCK_MS)
+		if (now - m->fetch_started < m->stuck_ms)
 			return;
 		log_warnx(m->name, "fetch started %lld ms ago never completed; starting a new one",
 			  (long long)(now - m->fetch_started));

@@ -366,6 +366,9 @@ static int sc_configure(struct pm_meter *m, struct cfg_section *sec, struct err 
 	if (!s->command || !*s->command)
 		return err_set(e, "[%s] COMMAND: required", sec->name);
 	s->timeout_ms = (ev_ms)llround(timeout * 1000.0);
+	/* The core must not give up on a command before its own timeout kills it. */
+	if (m->stuck_ms < s->timeout_ms + 1000)
+		m->stuck_ms = s->timeout_ms + 1000;
 	s->pidfd = s->out_fd = s->err_fd = -1;
 	s->m = m;
 	return 0;
