@@ -292,7 +292,7 @@ static int parse_fail(struct parse_ctx *c, const char *fmt, ...)
 	va_end(ap);
 	c->failed = true;
 	if (c->origin)
-		return err_set(c->e, "%s: line %d: %s", c->origin, c->line, why);
+		return err_set(c->e, "%s:%d: %s", c->origin, c->line, why);
 	return err_set(c->e, "line %d: %s", c->line, why);
 }
 
@@ -465,11 +465,14 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (kv) {
 		char ukey[128];
 		upper_key(kv->key, ukey, sizeof(ukey));
+		char where[300];
+		if (c->origin)
+			snprintf(where, sizeof(where), "%s:%d", c->origin, c->line);
+		else
+			snprintf(where, sizeof(where), "line %d", c->line);
 		log_warnx("config",
-		          "%s%sline %d: [%s] %s: duplicate key (first set on line %d), the last "
-		          "value wins",
-		          c->origin ? c->origin : "", c->origin ? ": " : "", c->line, s->name, ukey,
-		          kv->line);
+		          "%s: [%s] %s: duplicate key (first set on line %d), the last value wins",
+		          where, s->name, ukey, kv->line);
 		free(k);
 		free(kv->value);
 		kv->value = v;
@@ -568,7 +571,7 @@ int cfg_load_file(struct cfg *cfg, const char *path, struct err *e)
 		for (const char *p = buf; p < nul; p++)
 			line += *p == '\n';
 		free(buf);
-		return err_set(e, "%s: line %d: NUL byte (is this a text file?)", path, line);
+		return err_set(e, "%s:%d: NUL byte (is this a text file?)", path, line);
 	}
 	int rc = load_text(cfg, buf, path, e);
 	free(buf);

@@ -286,7 +286,7 @@ static void test_duplicate_key_last_wins(void **state)
 	capture_begin(&cap);
 	struct cfg c = load_fixture("duplicate_keys.ini");
 	const char *out = capture_end(&cap);
-	assert_non_null(strstr(out, "duplicate_keys.ini: line 4: [GENERAL] DEVICE_TYPE: duplicate "
+	assert_non_null(strstr(out, "duplicate_keys.ini:4: [GENERAL] DEVICE_TYPE: duplicate "
 	                            "key (first set on line 2), the last value wins"));
 	assert_int_equal(count_lines(out), 1);
 	assert_int_equal(cfg_find(&c, "GENERAL")->n, 2);
@@ -332,7 +332,7 @@ static void test_syntax_errors(void **state)
 	close(fd);
 	assert_int_equal(cfg_load_file(&c, tmpl, &e), -1);
 	char want[600];
-	snprintf(want, sizeof(want), "%s: line 3: expected '[SECTION]', 'KEY = value' or a comment",
+	snprintf(want, sizeof(want), "%s:3: expected '[SECTION]', 'KEY = value' or a comment",
 	         tmpl);
 	assert_string_equal(e.msg, want);
 
@@ -342,7 +342,7 @@ static void test_syntax_errors(void **state)
 	assert_int_equal(write(fd, "[A]\nK = 1\n\0x\n", 13), 13);
 	close(fd);
 	assert_int_equal(cfg_load_file(&c, tmpl, &e), -1);
-	snprintf(want, sizeof(want), "%s: line 3: NUL byte (is this a text file?)", tmpl);
+	snprintf(want, sizeof(want), "%s:3: NUL byte (is this a text file?)", tmpl);
 	assert_string_equal(e.msg, want);
 	unlink(tmpl);
 }
