@@ -204,7 +204,7 @@ static int envoy_step(struct pm_meter *m, struct envoy_priv *p, const struct htt
 	struct err e = {{0}};
 	static const char *const what[] = {"Enlighten login", "entrez token", "production.json"};
 	if (p->step == ENVOY_PROD && res->status == 401 && p->has_credentials && !p->refreshed) {
-		log_info(m->name, "Envoy: token rejected (401), refreshing");
+		log_info(m->name, "token rejected (401), refreshing");
 		p->refreshed = true;
 		p->token[0] = '\0';
 		return envoy_login(m, p);
@@ -226,7 +226,7 @@ static int envoy_step(struct pm_meter *m, struct envoy_priv *p, const struct htt
 			pm_meter_fail(m, "%s", e.msg);
 			return 0;
 		}
-		log_info(m->name, "Envoy: obtained new JWT token from Enlighten cloud");
+		log_info(m->name, "obtained a new JWT token from the Enlighten cloud");
 		return envoy_prod(m, p);
 	case ENVOY_PROD: {
 		struct pm_reading rd = {0};
@@ -277,7 +277,7 @@ static int envoy_configure(struct pm_meter *m, struct cfg_section *sec, struct e
 	if (n < 0 || (size_t)n >= sizeof(p->url))
 		return err_set(e, "[%s] HOST: too long", sec->name);
 	if (!p->verify)
-		log_warnx(m->name, "Envoy: TLS certificate verification is disabled for the local "
+		log_warnx(m->name, "TLS certificate verification is disabled for the local "
 		                   "Envoy (VERIFY_SSL=False); use only on a trusted LAN. Enphase "
 		                   "Enlighten cloud requests always verify.");
 	return 0;
