@@ -32,9 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1: {
 		const char *labels[] = {"Power_L1", "Power_L2", "Power_L3"};
 		const char *in[] = {"In_L1", "In_L2"}, *out[] = {"Out_L1", "Out_L2"};
-		struct tasmota_cfg c = {.status = "StatusSNS", .prefix = "SML", .calculate = flag,
-					.labels = labels, .n_labels = 3, .in = in, .out = out,
-					.n_pairs = 2};
+		struct tasmota_cfg c = {.status = "StatusSNS",
+		                        .prefix = "SML",
+		                        .calculate = flag,
+		                        .labels = labels,
+		                        .n_labels = 3,
+		                        .in = in,
+		                        .out = out,
+		                        .n_pairs = 2};
 		tasmota_parse(body, len, &c, &r, &e);
 		break;
 	}
@@ -45,8 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		emlog_parse(body, len, flag, &r, &e);
 		break;
 	case 4: {
-		struct iobroker_cfg c = {.current_alias = "alias1", .calculate = flag,
-					 .input_alias = "in", .output_alias = "out"};
+		struct iobroker_cfg c = {.current_alias = "alias1",
+		                         .calculate = flag,
+		                         .input_alias = "in",
+		                         .output_alias = "out"};
 		iobroker_parse(body, len, &c, &r, &e);
 		break;
 	}
@@ -99,8 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t payload[SML_MAX_FRAME];
 		size_t off = 0, start, end, plen;
 		for (int i = 0; i < 8 && off < len; i++) {
-			int rc = sml_frame_scan((const uint8_t *)body + off, len - off, &start, &end,
-						payload, sizeof(payload), &plen, &e);
+			int rc = sml_frame_scan((const uint8_t *)body + off, len - off, &start,
+			                        &end, payload, sizeof(payload), &plen, &e);
 			if (rc == 0)
 				break;
 			if (rc == 1)
@@ -116,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(pw, body, len);
 			pw[len] = '\0';
 			fritz_login_response(flag ? "2$10$5A17$10$5A18" : "1234567z", pw, resp,
-					     sizeof(resp), &e);
+			                     sizeof(resp), &e);
 			char ain[64];
 			fritz_normalize_ain(pw, ain, sizeof(ain), &e);
 			free(pw);
