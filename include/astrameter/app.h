@@ -21,6 +21,7 @@ struct app_opts {
 	size_t n_ids;
 	const char *throttle; /* --throttle-interval, as text (validated with the config) */
 	bool check_config;    /* --check-config / -n */
+	bool healthcheck;     /* --healthcheck: GET /health of the running daemon */
 	bool version, help;
 };
 

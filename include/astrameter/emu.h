@@ -19,6 +19,11 @@ struct emu_env {
 	struct cfg_section *general;
 };
 
+/* What the health endpoint reports about a running device. */
+struct emu_status {
+	unsigned consumers; /* batteries currently tracked (seen and not yet expired) */
+};
+
 struct emu_ops {
 	const char *name;
 	/* device_type is the lower-case DEVICE_TYPE entry; device_id the resolved id.
@@ -29,6 +34,8 @@ struct emu_ops {
 	void (*destroy)(void *self); /* closes sockets, cancels parked requests */
 	/* One line for --check-config / startup log. */
 	void (*describe)(void *self, char *buf, size_t len);
+	/* Optional (may be NULL): the device's state for the health endpoint. */
+	void (*status)(void *self, struct emu_status *st);
 };
 
 extern const struct emu_ops emu_ct002_ops; /* ct002, ct003 */

@@ -22,6 +22,8 @@
 #include "astrameter/http.h"
 #include "astrameter/log.h"
 #include "astrameter/powermeter.h"
+#include "astrameter/svc.h"
+#include "astrameter/web.h"
 
 #define COMP "main"
 
@@ -48,6 +50,10 @@ struct app {
 	struct pm_set meters;
 	struct app_device dev[APP_MAX_DEVICES];
 	size_t n_dev;
+	struct web_device wdev[APP_MAX_DEVICES]; /* the devices as the health endpoint sees them */
+	bool web_enabled;  /* [GENERAL] ENABLE_WEB_SERVER */
+	long web_port;     /* [GENERAL] WEB_SERVER_PORT */
+	ev_ms health_max;  /* [GENERAL] HEALTH_MAX_AGE (ours), ms; 0 = off */
 	bool skip_test;
 	int sigfd;
 	enum { RUN_GO, RUN_EXIT, RUN_RELOAD } next;
@@ -82,6 +88,8 @@ void app_usage(const char *prog)
 	       "      --throttle-interval S    override [GENERAL] THROTTLE_INTERVAL\n"
 	       "  -n, --check-config           validate the configuration, print what would run,\n"
 	       "                               exit 0 (valid) or 1\n"
+	       "      --healthcheck            ask the running daemon's /health (port from the\n"
+	       "                               config): exit 0 if healthy, else 1\n"
 	       "      --version                print the version\n"
 	       "  -h, --help                   this text\n\n"
 	       "Signals: SIGTERM/SIGINT stop; SIGHUP/SIGUSR1 reload the configuration.\n",
@@ -157,6 +165,8 @@ int app_parse_args(int argc, char **argv, struct app_opts *o, struct err *e)
 			o->throttle = val;
 		} else if (!strcmp(a, "-n") || !strcmp(a, "--check-config")) {
 			o->check_config = true;
+		} else if (!strcmp(a, "--healthcheck")) {
+			o->healthcheck = true;
 		} else if (!strcmp(a, "--version")) {
 			o->version = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -339,6 +349,14 @@ static int app_configure(struct app *app, const struct app_opts *o, struct err *
 	bool skip;
 	if (cfg_get_bool(app->general, "skip_powermeter_test", false, &skip, e) != 0)
 		return -1;
+	double max_age;
+	if (cfg_get_bool(app->general, "enable_web_server", true, &app->web_enabled, e) != 0 ||
+	    cfg_get_int(app->general, "web_server_port", WEB_DEFAULT_PORT, 1, 65535, &app->web_port,
+			e) != 0 ||
+	    cfg_get_double(app->general, "health_max_age", WEB_DEFAULT_MAX_AGE_MS / 1000.0, 0,
+			   86400 * 365, &max_age, e) != 0)
+		return -1;
+	app->health_max = (ev_ms)(max_age * 1000.0);
 	app->skip_test = o->skip_test == 1 ? true : skip;
 
 	app->http = http_client_new(app->loop);
@@ -529,6 +547,85 @@ static int setup_signals(struct app *app)
 	return ev_io_add(app->loop, app->sigfd, EV_READ, on_signal, app);
 }
 
+/* `astrameter --healthcheck`: the daemon's /health on 127.0.0.1, port from the config
+ * (a config that cannot be read falls back to the default port). Exit code 0 iff 200. */
+static int app_healthcheck(const struct app_opts *o)
+{
+	struct cfg cfg;
+	struct err e = {{0}};
+	long port = WEB_DEFAULT_PORT;
+	bool enabled = true;
+	memset(&cfg, 0, sizeof(cfg));
+	if (cfg_load_file(&cfg, o->config_path, &e) != 0) {
+		fprintf(stderr, "astrameter: %s (trying port %ld)\n", e.msg, port);
+	} else {
+		struct cfg_section *g = cfg_find(&cfg, "GENERAL");
+		if (cfg_get_bool(g, "enable_web_server", true, &enabled, &e) != 0 ||
+		    cfg_get_int(g, "web_server_port", WEB_DEFAULT_PORT, 1, 65535, &port, &e) != 0) {
+			fprintf(stderr, "astrameter: %s\n", e.msg);
+			cfg_free(&cfg);
+			return 1;
+		}
+	}
+	cfg_free(&cfg);
+	if (!enabled) {
+		fprintf(stderr, "astrameter: ENABLE_WEB_SERVER is off: no /health to ask\n");
+		return 1;
+	}
+	int st = web_healthcheck("127.0.0.1", (uint16_t)port, 5000, &e);
+	if (st < 0) {
+		fprintf(stderr, "astrameter: health check failed: %s\n", e.msg);
+		return 1;
+	}
+	printf("http://127.0.0.1:%ld/health: %d\n", port, st);
+	return st == 200 ? 0 : 1;
+}
+
+/* Starts the health endpoint with the settings of app (NULL if disabled or on error: a
+ * port in use is logged and not fatal, as upstream). */
+static struct web_server *web_start(const struct app *app, ev_ms boot)
+{
+	if (!app->web_enabled)
+		return NULL;
+	struct web_opts wo = {.port = (uint16_t)app->web_port,
+			      .max_age_ms = app->health_max,
+			      .version = AM_VERSION,
+			      .git_commit = getenv("GIT_COMMIT_SHA"),
+			      .boot = boot};
+	struct err e = {{0}};
+	struct web_server *w = web_server_new(app->loop, &wo, &e);
+	if (!w)
+		log_error(COMP, "health endpoint not available: %s", e.msg);
+	else
+		log_info(COMP, "health endpoint on http://0.0.0.0:%u/health",
+			 (unsigned)web_server_port(w));
+	return w;
+}
+
+/* Points the health endpoint at app's meters and devices. */
+static void web_attach(struct web_server *w, struct app *app)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < app->n_dev; i++)
+		app->wdev[i] = (struct web_device){.type = app->dev[i].type,
+						   .id = app->dev[i].id,
+						   .ops = app->dev[i].ops,
+						   .self = app->dev[i].self};
+	web_server_set_sources(w, &app->meters, app->wdev, app->n_dev, ev_now(app->loop));
+}
+
+/* Keeps systemd's watchdog (WatchdogSec=) fed from the loop itself: if the loop wedges,
+ * the pings stop and systemd restarts us. */
+static ev_ms watchdog_cb(struct ev_loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	(void)svc_notify("WATCHDOG=1");
+	ev_ms ms = svc_watchdog_ms();
+	return ms > 0 ? ms / 2 : EV_STOP;
+}
+
 static struct app *app_new(struct ev_loop *loop)
 {
 	struct app *app = calloc(1, sizeof(*app));
@@ -550,13 +647,17 @@ static void app_free(struct app *app)
 int app_main(const struct app_opts *o)
 {
 	log_set_level(o->level);
+	if (o->healthcheck)
+		return app_healthcheck(o);
 	struct err e = {{0}};
 	int rc = 1;
+	struct web_server *web = NULL;
 	struct ev_loop *loop = ev_new(NULL, NULL);
 	if (!loop) {
 		log_error(COMP, "cannot create the event loop: %s", strerror(errno));
 		return 1;
 	}
+	ev_ms boot = ev_update_now(loop);
 	struct app *app = app_new(loop);
 	if (!app)
 		goto done;
@@ -574,6 +675,10 @@ int app_main(const struct app_opts *o)
 		goto done;
 	}
 	log_info(COMP, "astrameter %s starting with %s", AM_VERSION, o->config_path);
+	/* As upstream, the web server comes up before the meters are started and tested. */
+	web = web_start(app, boot);
+	if (svc_watchdog_ms() > 0)
+		(void)ev_timer_add(loop, 0, watchdog_cb, NULL);
 	bool need_start = true;
 	for (;;) {
 		app->next = RUN_GO;
@@ -583,6 +688,7 @@ int app_main(const struct app_opts *o)
 				log_error(COMP, "%s", e.msg);
 				break;
 			}
+			web_attach(web, app);
 			int st = app->skip_test ? 0 : run_selftest(app);
 			if (st < 0) {
 				log_error(COMP, "powermeter self-test failed; exiting (use -t or "
@@ -593,6 +699,8 @@ int app_main(const struct app_opts *o)
 				log_error(COMP, "no device could be started");
 				break;
 			}
+			if (st == 0)
+				(void)svc_notify("READY=1\nSTATUS=running");
 		}
 		if (app->next == RUN_GO && ev_run(loop) != 0) {
 			log_error(COMP, "event loop failed: %s", strerror(errno));
@@ -603,14 +711,19 @@ int app_main(const struct app_opts *o)
 			break;
 		}
 		/* Reload: build the new setup aside; keep the running one if it is broken. */
+		(void)svc_notify("RELOADING=1");
 		struct app *fresh = app_new(loop);
 		if (!fresh)
 			break;
 		if (app_configure(fresh, o, &e) != 0) {
 			log_error(COMP, "reload refused, configuration error: %s", e.msg);
 			app_free(fresh);
+			(void)svc_notify("READY=1\nSTATUS=running (reload refused)");
 			continue;
 		}
+		/* The endpoint points into the old setup: drop it before that goes. */
+		web_server_free(web);
+		web = NULL;
 		fresh->sigfd = app->sigfd;
 		ev_io_del(loop, app->sigfd);
 		app->sigfd = -1;
@@ -618,10 +731,14 @@ int app_main(const struct app_opts *o)
 		app = fresh;
 		if (ev_io_add(loop, app->sigfd, EV_READ, on_signal, app) != 0)
 			break;
+		web = web_start(app, boot);
 		need_start = true;
 		log_info(COMP, "configuration reloaded");
 	}
 done:
+	if (!o->check_config)
+		(void)svc_notify("STOPPING=1");
+	web_server_free(web);
 	if (app && app->sigfd >= 0) {
 		ev_io_del(loop, app->sigfd);
 		close(app->sigfd);

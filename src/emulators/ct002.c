@@ -436,10 +436,21 @@ static void ct002_describe(void *self, char *buf, size_t len)
 	         emu->dedupe_s > 0 ? emu->dedupe_s : 0.0);
 }
 
+/* For the health endpoint: batteries in the consumer table. */
+static void ct002_status(void *self, struct emu_status *st)
+{
+	const struct ct002_emu *emu = self;
+	st->consumers = 0;
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++)
+		if (emu->core.c[i].used)
+			st->consumers++;
+}
+
 const struct emu_ops emu_ct002_ops = {
         .name = "ct002",
         .create = ct002_create,
         .start = ct002_start,
         .destroy = ct002_destroy,
         .describe = ct002_describe,
+        .status = ct002_status,
 };

@@ -472,10 +472,22 @@ uint16_t shelly_emu_bound_port(const void *self, size_t i)
 	return i < s->n_ports ? s->port[i].bound : 0;
 }
 
+/* For the health endpoint: batteries heard from and not yet marked inactive. */
+static void shelly_status(void *self, struct emu_status *st)
+{
+	const struct shelly_emu *emu = self;
+	st->consumers = 0;
+	for (size_t k = 0; k < emu->n_ports; k++)
+		for (size_t i = 0; i < SHELLY_MAX_BATTERIES; i++)
+			if (emu->port[k].bat[i].used && !emu->port[k].bat[i].inactive)
+				st->consumers++;
+}
+
 const struct emu_ops emu_shelly_ops = {
         .name = "shelly",
         .create = shelly_create,
         .start = shelly_start,
         .destroy = shelly_destroy,
         .describe = shelly_describe,
+        .status = shelly_status,
 };

@@ -1,24 +1,163 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Nonblocking socket helpers. */
+/* Nonblocking socket helpers, with systemd socket activation: when the service manager
+ * passed sockets (LISTEN_PID = our pid, LISTEN_FDS = n, fds 3 .. 3+n-1), a request to bind
+ * a port that one of them is already bound to gets a duplicate of that socket instead of
+ * a new bind. No privilege is then needed for ports below 1024, and a reload can "rebind"
+ * as often as it likes: the inherited socket itself stays open for the life of the
+ * process (we only ever hand out and close duplicates). The protocol is read directly
+ * (it is three environment variables and a fixed fd range), so it works with or without
+ * libsystemd. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "astrameter/net.h"
 
+/* The first fd systemd passes (SD_LISTEN_FDS_START). */
+#define NET_LISTEN_FDS_START 3
+/* Sanity bound: nobody passes us thousands of sockets. */
+#define NET_LISTEN_FDS_MAX 256
+
+int net_listen_fds(void)
+{
+	const char *pid = getenv("LISTEN_PID");
+	const char *n = getenv("LISTEN_FDS");
+	if (!pid || !n)
+		return 0;
+	char *end;
+	errno = 0;
+	long p = strtol(pid, &end, 10);
+	if (errno || *end || p != (long)getpid())
+		return 0; /* meant for another process (we are a child of the receiver) */
+	errno = 0;
+	long k = strtol(n, &end, 10);
+	if (errno || *end || k <= 0 || k > NET_LISTEN_FDS_MAX)
+		return 0;
+	return (int)k;
+}
+
+/* An inherited socket of this type bound to addr:port, or -1. addr INADDR_ANY matches
+ * only a socket bound to the wildcard too: a socket on one interface would not see the
+ * batteries' broadcasts on the others. */
+static int inherited(int type, const struct sockaddr_in *want)
+{
+	int n = net_listen_fds();
+	for (int fd = NET_LISTEN_FDS_START; fd < NET_LISTEN_FDS_START + n; fd++) {
+		int t = 0;
+		socklen_t tl = sizeof(t);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &tl) != 0 || t != type)
+			continue;
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof(sa);
+		memset(&sa, 0, sizeof(sa));
+		if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0 || sa.sin_family != AF_INET)
+			continue;
+		if (sa.sin_port != want->sin_port || sa.sin_addr.s_addr != want->sin_addr.s_addr)
+			continue;
+		/* The inherited fd must not leak into script meters' children. */
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return fd;
+	}
+	return -1;
+}
+
+/* A nonblocking close-on-exec duplicate of an inherited socket. */
+static int dup_inherited(int fd, struct err *e)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, NET_LISTEN_FDS_START);
+	if (d < 0)
+		return err_set(e, "dup of inherited socket %d: %s", fd, strerror(errno));
+	int fl = fcntl(d, F_GETFL);
+	if (fl < 0 || fcntl(d, F_SETFL, fl | O_NONBLOCK) != 0) {
+		err_set(e, "fcntl(O_NONBLOCK): %s", strerror(errno));
+		close(d);
+		return -1;
+	}
+	return d;
+}
+
+static int make_addr(const char *addr, uint16_t port, struct sockaddr_in *sa, struct err *e)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(port);
+	if (!addr || !*addr)
+		sa->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
+		return err_set(e, "invalid IPv4 address '%s'", addr);
+	return 0;
+}
+
+static int bind_error(int fd, const char *proto, uint16_t port, struct err *e)
+{
+	int saved = errno;
+	err_set(e, "bind %s/%u: %s%s", proto, (unsigned)port, strerror(saved),
+		saved == EACCES && port < 1024
+			? " (ports below 1024 need root, CAP_NET_BIND_SERVICE or socket "
+			  "activation)"
+			: "");
+	close(fd);
+	return -1;
+}
+
 int net_udp_bind(const char *addr, uint16_t port, struct err *e)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	if (!addr || !*addr)
-		sa.sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
-		return err_set(e, "invalid IPv4 address '%s'", addr);
+	struct sockaddr_in sa;
+	if (make_addr(addr, port, &sa, e) != 0)
+		return -1;
+	int one = 1;
+	if (port != 0) {
+		int fd = inherited(SOCK_DGRAM, &sa);
+		if (fd >= 0) {
+			int d = dup_inherited(fd, e);
+			/* Harmless if the unit forgot Broadcast=yes: we answer broadcasts. */
+			if (d >= 0)
+				(void)setsockopt(d, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+			return d;
+		}
+	}
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, "socket: %s", strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+		err_set(e, "setsockopt(SO_REUSEADDR): %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Batteries discover the meter by broadcast; allow answering on such sockets. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return bind_error(fd, "udp", port, e);
+	return fd;
+}
+
+int net_tcp_listen(const char *addr, uint16_t port, int backlog, struct err *e)
+{
+	struct sockaddr_in sa;
+	if (make_addr(addr, port, &sa, e) != 0)
+		return -1;
+	if (port != 0) {
+		int fd = inherited(SOCK_STREAM, &sa);
+		if (fd >= 0) {
+			int d = dup_inherited(fd, e);
+			/* systemd already listens; listen() again only adjusts the backlog. */
+			if (d >= 0 && listen(d, backlog) != 0) {
+				err_set(e, "listen tcp/%u: %s", (unsigned)port, strerror(errno));
+				close(d);
+				return -1;
+			}
+			return d;
+		}
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, "socket: %s", strerror(errno));
 	int one = 1;
@@ -27,14 +166,10 @@ int net_udp_bind(const char *addr, uint16_t port, struct err *e)
 		close(fd);
 		return -1;
 	}
-	/* Batteries discover the meter by broadcast; allow answering on such sockets. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		int saved = errno;
-		err_set(e, "bind udp/%u: %s%s", (unsigned)port, strerror(saved),
-			saved == EACCES && port < 1024
-				? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-				: "");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return bind_error(fd, "tcp", port, e);
+	if (listen(fd, backlog) != 0) {
+		err_set(e, "listen tcp/%u: %s", (unsigned)port, strerror(errno));
 		close(fd);
 		return -1;
 	}
