@@ -57,7 +57,7 @@ def test_missing_file_and_syntax_error():
     rc, out, err = run_cli(["-c", "/nonexistent/config.ini", "--check-config"])
     check(rc == 1 and "/nonexistent/config.ini" in err, err)
     rc, out, err = run_cli(["-c", write_config("[GENERAL\nDEVICE_TYPE = ct002\n"), "--check-config"])
-    check(rc == 1 and "line 1" in err, err)
+    check(rc == 1 and "config.ini:1:" in err, err)
 
 
 def test_unknown_and_not_yet_supported_keys_are_warned():
