@@ -7,14 +7,17 @@
  *    time passed in, so both are unit-tested without sockets;
  *  - the emulator glue (emu_ct002_ops in emu.h): UDP socket, dedupe, meter routing, parked
  *    requests, the 5 s eviction timer.
- * Relay mode is implemented; active control (the balancer) plugs in through struct
- * ct002_control later. See docs/ct002-protocol.md for the wire format. */
+ * With ACTIVE_CONTROL the core asks the balancer (balancer.h) for every request's values;
+ * without it it relays the meter. See docs/ct002-protocol.md for the wire format and
+ * docs/ct002.md for active control. */
 #ifndef ASTRAMETER_CT002_H
 #define ASTRAMETER_CT002_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "astrameter/balancer.h"
+#include "astrameter/err.h"
 #include "astrameter/ev.h"
 #include "astrameter/reading.h"
 
@@ -155,19 +158,7 @@ struct ct002_consumer {
 	double last_instructed; /* reported + delta sent (diagnostic in relay mode) */
 	uint32_t ip;            /* host byte order */
 	uint16_t port;
-};
-
-struct ct002_core;
-/* Active-control hook (the balancer, a later issue). targets() replaces values[3] (meter
- * watts per phase) with the per-phase deltas for consumer c; it runs only for a non-
- * inspection request with a healthy meter. intent() returns the consumer's last unpaced
- * intent (false if none), used to filter cross-talk buckets. With targets == NULL the core
- * relays (real counts, reported powers). */
-struct ct002_control {
-	void (*targets)(void *arg, struct ct002_core *core, struct ct002_consumer *c,
-	                double values[3], ev_ms now);
-	bool (*intent)(void *arg, const struct ct002_consumer *c, double *out);
-	void *arg;
+	uint64_t seq; /* creation order: the balancer sees consumers first-seen first */
 };
 
 struct ct002_core_cfg {
@@ -179,9 +170,12 @@ struct ct002_core_cfg {
 
 struct ct002_core {
 	struct ct002_core_cfg cfg;
-	struct ct002_control ctl;
+	/* Active control: the balancer that decides every non-hold answer while
+	 * bal_active_control() is on (not owned). NULL = relay only. */
+	struct balancer *bal;
 	struct ct002_consumer c[CT002_MAX_CONSUMERS];
 	unsigned info_idx; /* 0..255 */
+	uint64_t next_seq;
 };
 
 /* Where the response values come from. */
@@ -206,15 +200,31 @@ struct ct002_update {
 	struct ct002_consumer *c;
 };
 
-/* Values actually sent, for logs. */
+/* Values actually sent, and what the balancer asked for, for the caller. */
 struct ct002_resp_info {
 	double meter[3]; /* values before control (zeros on hold) */
 	double sent[3];  /* values in fields 4..6 */
 	unsigned info_idx;
+	bool steered;       /* the balancer decided sent[] */
+	bool reset_filters; /* a probe handoff ended: reset the powermeter filter chains */
+	unsigned events;    /* enum bal_event bits of this step */
 };
 
-/* Initialises an empty core (no control hook = relay). */
+/* Initialises an empty core (relay until ct002_core_set_balancer). */
 void ct002_core_init(struct ct002_core *core, const struct ct002_core_cfg *cfg);
+
+/* Attaches the balancer (not owned; NULL detaches). Whether it steers follows its live
+ * ACTIVE_CONTROL switch (bal_active_control). */
+void ct002_core_set_balancer(struct ct002_core *core, struct balancer *bal);
+/* Active control is on: a balancer is attached and its switch is on. */
+bool ct002_core_active(const struct ct002_core *core);
+
+/* Every known consumer (expired but not yet removed ones included, like upstream) as
+ * balancer reports, in first-seen order, into out (CT002_MAX_CONSUMERS entries). The
+ * reports point into the core's table. If self_id is known, *self gets its index.
+ * Returns the count. */
+size_t ct002_core_reports(const struct ct002_core *core, struct bal_report *out,
+                          const char *self_id, size_t *self);
 
 /* CT_MAC policy: empty = accept any; else request field 3 must equal it ignoring ASCII case
  * (an empty field 3 never matches; the 000000000000 wildcard is not special). */
@@ -243,10 +253,12 @@ bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_co
 void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
                         struct ct002_bucket out[CT002_NBUCKETS]);
 
-/* Builds the response to req from consumer id into out: resolves the values (src/r), runs
- * the control hook if any, records last_instructed, builds the 24 fields, encodes them and
- * advances info_idx. Returns the frame length, or -1 if a value cannot be formatted or the
- * frame does not fit (nothing is sent then, info_idx unchanged). info may be NULL. */
+/* Builds the response to req from consumer id into out: resolves the values (src/r); in
+ * active mode runs bal_step with every consumer's report (meter_ok = src != HOLD), whose
+ * values replace them (steered targets, raw values for inspection, zeros on a hold);
+ * records last_instructed, builds the 24 fields, encodes them and advances info_idx. Returns the
+ * frame length, or -1 if a value cannot be formatted or the frame does not fit (nothing is sent
+ * then, info_idx unchanged). info may be NULL. */
 int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req, const char *id,
                        enum ct002_src src, const struct pm_reading *r, ev_ms now, uint8_t *out,
                        size_t cap, struct ct002_resp_info *info);
@@ -261,7 +273,8 @@ struct ct002_fields {
 int ct002_core_fields(const struct ct002_core *core, const struct ct002_request *req,
                       const double values[3], ev_ms now, struct ct002_fields *out);
 
-/* Removes consumers past their TTL. Returns how many were removed. */
+/* Removes consumers past their TTL (and their balancer state; their user controls stay).
+ * Returns how many were removed. */
 unsigned ct002_core_expire(struct ct002_core *core, ev_ms now);
 
 /* Whole request handling without sockets or dedupe: decode, CT_MAC, update, respond.
@@ -271,10 +284,46 @@ int ct002_core_handle(struct ct002_core *core, const uint8_t *buf, size_t len, u
                       uint16_t port, enum ct002_src src, const struct pm_reading *r, ev_ms now,
                       uint8_t *out, size_t cap);
 
+/* ---- per-battery controls (the internal API the MQTT commands call) ---------------------- */
+
+enum ct002_ctl {
+	CT002_CTL_ACTIVE,         /* value != 0: steered; 0: paused (steered to 0 W) */
+	CT002_CTL_AUTO_TARGET,    /* value != 0: auto; 0: manual target */
+	CT002_CTL_MANUAL_TARGET,  /* W, + = discharge; does not switch to manual */
+	CT002_CTL_WEIGHT,         /* distribution weight, [0,10] */
+	CT002_CTL_EFF_WEIGHT,     /* efficiency-window weight, [0,1] */
+	CT002_CTL_MIN_DC_OUTPUT,  /* W >= 0 (any device type) */
+	CT002_CTL_FORCE_ROTATION, /* rotate the efficiency priority now; id and value unused */
+	CT002_CTL_ACTIVE_CONTROL, /* device-level live switch, value != 0 = on; id unused */
+};
+
+/* Name of a control ("active", "auto_target", ...), for logs. */
+const char *ct002_ctl_name(enum ct002_ctl what);
+
+/* Applies one control to the attached balancer at now (consumer_id: lower-case MAC or
+ * "ip:port", as in the consumer table; it need not be known yet). 0, or -1 with e set
+ * (no balancer, bad or non-finite value, bad id, control table full). */
+int ct002_core_control(struct ct002_core *core, const char *consumer_id, enum ct002_ctl what,
+                       double value, ev_ms now, struct err *e);
+
 /* ---- emulator ---------------------------------------------------------------------------- */
 
-/* Upstream [CT002]/[CT003] keys we accept but do not implement yet (balancer, cloud
- * reporting), lower case, NULL-terminated; for cfg_warn_unused(). */
+/* A running CT002/CT003 device: the handle emu_ct002_ops.create() returned. */
+struct ct002_emu;
+
+/* ct002_core_control() on the device at the loop's now, then, if it changed anything, the
+ * state file is rewritten atomically (a write failure is logged, the control still
+ * applies). For the MQTT command handler. 0/-1 with e set. */
+int ct002_emu_control(struct ct002_emu *emu, const char *consumer_id, enum ct002_ctl what,
+                      double value, struct err *e);
+/* The device's balancer (always present; read-only use for insights) and core. */
+const struct balancer *ct002_emu_balancer(const struct ct002_emu *emu);
+const struct ct002_core *ct002_emu_core(const struct ct002_emu *emu);
+/* The state file path ("" = no persistence). */
+const char *ct002_emu_state_file(const struct ct002_emu *emu);
+
+/* Upstream [CT002]/[CT003] keys we accept but do not implement yet (cloud reporting),
+ * lower case, NULL-terminated; for cfg_warn_unused(). */
 extern const char *const ct002_later_keys[];
 
 #endif

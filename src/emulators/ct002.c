@@ -3,8 +3,11 @@
  * loop, and for each battery datagram runs decode -> CT_MAC -> dedupe -> consumer update ->
  * meter read -> response. A meter read that has to wait parks the request in a fixed pool
  * and the answer goes out when the powermeter core calls back (a reading, or NULL = hold),
- * so the loop never blocks on a meter. A 5 s timer evicts silent batteries. All protocol
- * decisions live in ct002_codec.c / ct002_core.c; this file is only I/O and config. */
+ * so the loop never blocks on a meter. A 5 s timer evicts silent batteries. With
+ * ACTIVE_CONTROL it owns the balancer (attached to the core, which calls it per request),
+ * resets the powermeter filter chains when a probe handoff ends, and keeps the per-battery
+ * controls in a state file. All protocol and control decisions live in ct002_codec.c /
+ * ct002_core.c / src/balancer; this file is only I/O and config. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include "astrameter/ct002.h"
 #include "astrameter/dedupe.h"
 #include "astrameter/emu.h"
+#include "astrameter/filter.h"
 #include "astrameter/log.h"
 #include "astrameter/net.h"
 
@@ -29,40 +33,11 @@
  * level-triggered loop comes straight back). */
 #define CT002_BURST 256
 
-const char *const ct002_later_keys[] = {"fair_distribution",
-                                        "balance_gain",
-                                        "balance_deadband",
-                                        "max_correction_per_step",
-                                        "error_boost_threshold",
-                                        "error_boost_max",
-                                        "error_reduce_threshold",
-                                        "max_target_step",
-                                        "pace_base_step",
-                                        "pace_max_step",
-                                        "osc_damp_max",
-                                        "osc_damp_alpha",
-                                        "osc_damp_decay",
-                                        "osc_damp_threshold",
-                                        "grid_predict_trust",
-                                        "concentrate_deadband",
-                                        "import_trim_w",
-                                        "min_dc_output",
-                                        "saturation_detection",
-                                        "saturation_alpha",
-                                        "min_target_for_saturation",
-                                        "saturation_grace_seconds",
-                                        "saturation_stall_timeout_seconds",
-                                        "saturation_decay_factor",
-                                        "min_efficient_power",
-                                        "probe_min_power",
-                                        "efficiency_rotation_interval",
-                                        "efficiency_fade_alpha",
-                                        "efficiency_saturation_threshold",
-                                        "efficiency_demand_alpha",
-                                        "cloud_reporting",
-                                        "cloud_reporting_host",
-                                        "cloud_reporting_interval",
-                                        NULL};
+/* Longest STATE_FILE path (bal_controls_save appends ".tmp" in a 4 KiB buffer). */
+#define CT002_STATE_PATH_MAX 1024
+
+const char *const ct002_later_keys[] = {"cloud_reporting", "cloud_reporting_host",
+                                        "cloud_reporting_interval", NULL};
 
 struct ct002_emu;
 
@@ -85,7 +60,9 @@ struct ct002_emu {
 	double dedupe_s;
 	struct dedupe dd;
 	bool debug_status;
-	bool active_control; /* asked for; relayed until the balancer is wired in */
+	struct balancer *bal; /* always present: ACTIVE_CONTROL can be switched on live */
+	char state_path[CT002_STATE_PATH_MAX]; /* "" = controls not persisted */
+	bool state_from_env;                   /* path derived from $STATE_DIRECTORY */
 	int fd;
 	uint64_t cleanup_timer;
 	struct log_complain no_meter, meter_fail;
@@ -123,6 +100,34 @@ static void log_status(struct ct002_emu *emu, const struct ct002_resp_info *info
 	         b[CT002_BB].dchrg, b[CT002_BC].dchrg, b[CT002_BABC].dchrg, k ? cons : "none");
 }
 
+/* What the balancer did on this step, in upstream's words (it logs them at info). */
+static void log_events(const struct ct002_emu *emu, const char *id, unsigned ev)
+{
+	if (ev & BAL_EV_PROBE_BEGIN)
+		log_info(COMP, "%s: efficiency probe started (request from %s)", emu->type, id);
+	if (ev & BAL_EV_PROBE_COMMIT)
+		log_info(COMP, "%s: efficiency probe committed", emu->type);
+	if (ev & BAL_EV_PROBE_REJECT)
+		log_info(COMP, "%s: efficiency probe rejected (candidate did not deliver)",
+		         emu->type);
+	if (ev & BAL_EV_FORCED_SWAP)
+		log_info(COMP, "%s: saturated battery swapped with a parked one", emu->type);
+	if (ev & BAL_EV_ROTATION)
+		log_info(COMP, "%s: efficiency rotation", emu->type);
+}
+
+/* A probe handoff ended: every meter's Hampel window and EMA restart from the next reading,
+ * so the transient of the handoff does not linger in them. Upstream resets all powermeters
+ * (the pool may span meters routed by NETMASK), and so do we. */
+static void reset_filters(struct ct002_emu *emu)
+{
+	if (!emu->env.meters)
+		return;
+	for (size_t i = 0; i < emu->env.meters->n; i++)
+		flt_chain_reset(emu->env.meters->m[i]->chain);
+	log_debug(COMP, "%s: powermeter filters reset after a probe handoff", emu->type);
+}
+
 /* Builds and sends the answer to one request. */
 static void reply(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
                   const struct sockaddr_in *peer, enum ct002_src src, const struct pm_reading *r)
@@ -146,6 +151,14 @@ static void reply(struct ct002_emu *emu, const struct ct002_request *req, const 
 		log_warnx(COMP, "cannot build a response for %s (value out of range)", addr);
 		return;
 	}
+	if (info.events)
+		log_events(emu, id, info.events);
+	if (info.reset_filters)
+		reset_filters(emu);
+	if (info.steered && log_enabled(LOG_LVL_DEBUG))
+		log_debug(COMP, "%s: meter %.0f/%.0f/%.0f W -> target %.0f/%.0f/%.0f W", id,
+		          info.meter[0], info.meter[1], info.meter[2], info.sent[0], info.sent[1],
+		          info.sent[2]);
 	if (emu->debug_status)
 		log_status(emu, &info, id, now);
 	if (sendto(emu->fd, emu->out, (size_t)n, 0, (const struct sockaddr *)peer, sizeof(*peer)) <
@@ -293,10 +306,34 @@ static void on_readable(struct ev_loop *loop, int fd, unsigned events, void *arg
 static ev_ms on_cleanup(struct ev_loop *loop, void *arg)
 {
 	struct ct002_emu *emu = arg;
+	/* Also drops the evicted batteries' balancer state (their controls stay). */
 	unsigned n = ct002_core_expire(&emu->core, ev_now(loop));
 	if (n)
 		log_debug(COMP, "%u silent consumer(s) removed", n);
 	return CT002_CLEANUP_MS;
+}
+
+/* STATE_FILE: the key if present ("" = off), else $STATE_DIRECTORY/ct002-<port>.state
+ * (systemd's StateDirectory=; its first entry if it lists several), else off. */
+static int state_path(struct ct002_emu *emu, struct cfg_section *s, const char *secname, long port,
+                      struct err *e)
+{
+	const char *p;
+	int n = 0;
+	if (cfg_has(s, "state_file")) {
+		if (cfg_get_str(s, "state_file", "", &p, e) != 0)
+			return -1;
+		n = snprintf(emu->state_path, sizeof(emu->state_path), "%s", p);
+	} else if ((p = getenv("STATE_DIRECTORY")) && *p && *p != ':') {
+		size_t dl = strcspn(p, ":");
+		n = snprintf(emu->state_path, sizeof(emu->state_path), "%.*s/ct002-%ld.state",
+		             (int)(dl < 4096 ? dl : 4096), p, port);
+		emu->state_from_env = true;
+	}
+	if (n < 0 || (size_t)n >= sizeof(emu->state_path))
+		return err_set(e, "[%s] STATE_FILE: path longer than %d characters", secname,
+		               CT002_STATE_PATH_MAX - 1);
+	return 0;
 }
 
 static void *ct002_create(const struct emu_env *env, const char *device_type, const char *device_id,
@@ -355,16 +392,30 @@ static void *ct002_create(const struct emu_env *env, const char *device_type, co
 	if (env_dbg && (!strcasecmp(env_dbg, "1") || !strcasecmp(env_dbg, "true") ||
 	                !strcasecmp(env_dbg, "yes")))
 		emu->debug_status = true;
-	if (cfg_get_bool(s, "active_control", true, &emu->active_control, e) != 0)
+	struct bal_config bc;
+	if (bal_config_load(&bc, s, e) != 0)
 		goto fail;
-	/* The balancer keys (ct002_later_keys) are deliberately not read here: the config
-	 * schema reports each one present as "not supported yet". */
+	if (bc.warning[0])
+		log_warnx(COMP, "[%s] %s", secname, bc.warning);
+	if (state_path(emu, s, secname, port, e) != 0)
+		goto fail;
 
 	emu->port = (uint16_t)port;
 	emu->dedupe_s = win;
 	dedupe_init(&emu->dd, win > 0 ? (ev_ms)(win * 1000.0) : 0);
 	ct002_core_init(&emu->core, &cc);
-	/* The active-control hook (emu->core.ctl) stays empty: relay mode. */
+	/* Created even with ACTIVE_CONTROL = false: the switch can be turned on live. */
+	emu->bal = bal_create(&bc, ev_now(env->loop));
+	if (!emu->bal) {
+		err_set(e, "out of memory");
+		goto fail;
+	}
+	ct002_core_set_balancer(&emu->core, emu->bal);
+	struct err le;
+	if (emu->state_path[0] && bal_controls_load(emu->bal, emu->state_path, &le) != 0)
+		/* A broken file must not keep the meter from working: start with defaults;
+		 * the next change rewrites it. */
+		log_warnx(COMP, "%s: ignoring the state file: %s", emu->type, le.msg);
 	return emu;
 fail:
 	free(emu);
@@ -391,11 +442,22 @@ static int ct002_start(void *self, struct err *e)
 		emu->fd = -1;
 		return -1;
 	}
-	if (emu->active_control)
+	if (!emu->state_path[0])
 		log_info(COMP,
-		         "%s: ACTIVE_CONTROL is not available yet in this build; relaying meter "
-		         "values (set ACTIVE_CONTROL = false in [%s] to silence this)",
+		         "%s: per-battery controls are not persisted (set STATE_FILE in [%s] "
+		         "or run with STATE_DIRECTORY)",
 		         emu->type, emu->section);
+	else
+		log_info(COMP, "%s: per-battery controls kept in %s", emu->type, emu->state_path);
+	if (bal_active_control(emu->bal)) {
+		const struct bal_config *bc = bal_get_config(emu->bal);
+		log_info(COMP, "%s: active control: load split%s%s%s", emu->type,
+		         bc->fair_distribution ? " + fair distribution" : "",
+		         bc->saturation_detection ? " + saturation detection" : "",
+		         bal_efficiency_enabled(emu->bal) ? " + efficiency optimization" : "");
+	} else {
+		log_info(COMP, "%s: relay mode (ACTIVE_CONTROL off)", emu->type);
+	}
 	log_info(COMP, "%s (%s) listening on udp/%u as %s", emu->type, emu->dev_id,
 	         (unsigned)emu->port, emu->core.cfg.ct_type);
 	return 0;
@@ -418,6 +480,7 @@ static void ct002_destroy(void *self)
 		ev_io_del(emu->env.loop, emu->fd);
 		close(emu->fd);
 	}
+	bal_destroy(emu->bal);
 	free(emu);
 }
 
@@ -429,11 +492,13 @@ static void ct002_describe(void *self, char *buf, size_t len)
 		snprintf(ttl, sizeof(ttl), "%ld s", emu->core.cfg.consumer_ttl);
 	else
 		snprintf(ttl, sizeof(ttl), "adaptive");
-	snprintf(buf, len, "%s on udp/%u as %s, CT_MAC %s, relay%s, consumer TTL %s, dedupe %g s",
+	snprintf(buf, len,
+	         "%s on udp/%u as %s, CT_MAC %s, %s, consumer TTL %s, dedupe %g s, state file %s",
 	         emu->type, (unsigned)emu->port, emu->core.cfg.ct_type,
 	         emu->core.cfg.ct_mac[0] ? emu->core.cfg.ct_mac : "any",
-	         emu->active_control ? " (ACTIVE_CONTROL not available yet)" : "", ttl,
-	         emu->dedupe_s > 0 ? emu->dedupe_s : 0.0);
+	         bal_active_control(emu->bal) ? "active control" : "relay", ttl,
+	         emu->dedupe_s > 0 ? emu->dedupe_s : 0.0,
+	         emu->state_path[0] ? emu->state_path : "none");
 }
 
 /* For the health endpoint: batteries in the consumer table. */
@@ -444,6 +509,47 @@ static void ct002_status(void *self, struct emu_status *st)
 	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++)
 		if (emu->core.c[i].used)
 			st->consumers++;
+}
+
+int ct002_emu_control(struct ct002_emu *emu, const char *consumer_id, enum ct002_ctl what,
+                      double value, struct err *e)
+{
+	bool was = bal_active_control(emu->bal);
+	if (ct002_core_control(&emu->core, consumer_id, what, value, ev_now(emu->env.loop), e) != 0)
+		return -1;
+	if (what == CT002_CTL_ACTIVE_CONTROL) {
+		if (was != bal_active_control(emu->bal))
+			log_info(COMP, "%s: active control %s", emu->type,
+			         was ? "disabled (relay mode)" : "enabled");
+	} else if (what != CT002_CTL_FORCE_ROTATION) {
+		log_info(COMP, "%s: consumer %s: %s = %g", emu->type, consumer_id,
+		         ct002_ctl_name(what), value);
+	} else {
+		log_info(COMP, "%s: efficiency rotation forced", emu->type);
+	}
+	/* Rotation is controller state, not a setting: nothing to persist. */
+	if (what != CT002_CTL_FORCE_ROTATION && emu->state_path[0]) {
+		struct err se;
+		if (bal_controls_save(emu->bal, emu->state_path, &se) != 0)
+			log_warnx(COMP, "%s: cannot save the per-battery controls: %s", emu->type,
+			          se.msg);
+	}
+	return 0;
+}
+
+const struct balancer *ct002_emu_balancer(const struct ct002_emu *emu)
+{
+	return emu->bal;
+}
+
+const struct ct002_core *ct002_emu_core(const struct ct002_emu *emu)
+{
+	return &emu->core;
+}
+
+const char *ct002_emu_state_file(const struct ct002_emu *emu)
+{
+	return emu->state_path;
 }
 
 const struct emu_ops emu_ct002_ops = {

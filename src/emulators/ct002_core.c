@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* CT002/CT003 logic without sockets or clocks: the consumer table (one record per polling
- * battery), its poll-interval EMA and TTL, the per-phase buckets a real CT forwards, and the
- * 24-field response. Every function takes "now" from the caller, so the tests drive it with
- * a fake clock and replay recorded upstream exchanges byte for byte.
+ * battery), its poll-interval EMA and TTL, the per-phase buckets a real CT forwards, the
+ * 24-field response and, in active mode, the call into the balancer for every answer. Every
+ * function takes "now" from the caller, so the tests drive it with a fake clock and replay recorded
+ * upstream exchanges byte for byte.
  *
  * Times inside are seconds as doubles (now_ms / 1000.0) on purpose: upstream keeps wall-time
  * seconds, rounds the poll EMA to 0.1 s and compares TTLs in floating point, and doing the
  * same arithmetic keeps borderline cases (an interval of exactly x.x5 s) identical. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +30,25 @@ void ct002_core_init(struct ct002_core *core, const struct ct002_core_cfg *cfg)
 	core->cfg = *cfg;
 	core->cfg.ct_type[sizeof(core->cfg.ct_type) - 1] = '\0';
 	core->cfg.ct_mac[sizeof(core->cfg.ct_mac) - 1] = '\0';
+}
+
+void ct002_core_set_balancer(struct ct002_core *core, struct balancer *bal)
+{
+	core->bal = bal;
+}
+
+bool ct002_core_active(const struct ct002_core *core)
+{
+	return core->bal && bal_active_control(core->bal);
+}
+
+/* A consumer leaves the table: its controller state goes (upstream remove_consumer), its
+ * user controls stay in the balancer for when it returns. */
+static void forget(struct ct002_core *core, struct ct002_consumer *c)
+{
+	if (core->bal && c->used)
+		bal_remove_consumer(core->bal, c->id);
+	memset(c, 0, sizeof(*c));
 }
 
 bool ct002_core_mac_ok(const struct ct002_core *core, const struct ct002_request *req)
@@ -122,9 +143,10 @@ void ct002_core_update(struct ct002_core *core, const struct ct002_request *req,
 	bool fresh = false;
 	if (!c) {
 		c = new_slot(core, now, &u.replaced);
-		memset(c, 0, sizeof(*c));
+		forget(core, c);
 		c->used = true;
 		snprintf(c->id, sizeof(c->id), "%s", id);
+		c->seq = ++core->next_seq;
 		fresh = true;
 	} else {
 		double raw = now_s - c->ts;
@@ -178,6 +200,7 @@ void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
                         struct ct002_bucket out[CT002_NBUCKETS])
 {
 	memset(out, 0, sizeof(out[0]) * CT002_NBUCKETS);
+	bool active = ct002_core_active(core);
 	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
 		const struct ct002_consumer *c = &core->c[i];
 		/* Opted-out (participate = 0) and silent batteries are left out at once,
@@ -188,14 +211,17 @@ void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
 		/* Counted whatever its power: relay batteries divide by this count. */
 		out[b].count++;
 		long long p;
-		if (core->ctl.targets && b != CT002_BX) {
+		if (active && b != CT002_BX) {
 			/* Active control: the net power we instructed, filtered by the
 			 * balancer's intent so PV pass-through does not look like discharge
-			 * (#376). Inspection batteries are never instructed. */
-			p = (long long)ct002_round_half_even(c->last_instructed);
-			double intent;
-			if (core->ctl.intent && core->ctl.intent(core->ctl.arg, c, &intent) &&
-			    ((intent <= 0 && p > 0) || (intent >= 0 && p < 0)))
+			 * (#376). Inspection batteries are never instructed. The filter
+			 * only looks at signs, so pass the sign (no long overflow on
+			 * 32-bit builds). */
+			double r = ct002_round_half_even(c->last_instructed);
+			p = isfinite(r) && fabs(r) < 1e15 ? (long long)r : 0;
+			double intent = 0;
+			bool has = bal_last_intent(core->bal, c->id, &intent);
+			if (bal_bucket_power(p > 0 ? 1 : p < 0 ? -1 : 0, has, intent) == 0)
 				p = 0;
 		} else {
 			/* Relay: the battery's reported power, like the real CT (#457). */
@@ -231,7 +257,7 @@ static int set_round(struct ct002_fields *o, size_t i, double v)
 int ct002_core_fields(const struct ct002_core *core, const struct ct002_request *req,
                       const double values[3], ev_ms now, struct ct002_fields *o)
 {
-	bool active = core->ctl.targets != NULL;
+	bool active = ct002_core_active(core);
 	double total = values[0] + values[1] + values[2];
 
 	/* Identity is CT first, then the battery: the reverse of the request. */
@@ -311,15 +337,35 @@ int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req,
 	}
 	double values[3];
 	memcpy(values, meter, sizeof(values));
-	bool inspection = req->phase == '0';
-	/* The active-control hook: per-consumer balancer targets replace the meter values.
-	 * Never for inspection (the battery needs raw values to find its phase) and never on
-	 * a hold (the controller must not see the zero sentinel as a fresh sample). */
-	if (core->ctl.targets && c && !inspection && src != CT002_SRC_HOLD)
-		core->ctl.targets(core->ctl.arg, core, c, values, now);
+	bool inspection =
+	        req->phase != 'A' && req->phase != 'B' && req->phase != 'C' && req->phase != 'D';
+	struct bal_output bo;
+	memset(&bo, 0, sizeof(bo));
+	if (ct002_core_active(core) && c) {
+		/* Every request goes through the balancer: it steers A/B/C/D, hands an
+		 * inspection battery the raw values it needs to find its phase, and on a
+		 * failed meter returns the explicit zero delta without running the
+		 * controller (the zeros are a sentinel, not a sample: #403). */
+		struct bal_report rep[CT002_MAX_CONSUMERS];
+		struct bal_input in;
+		memset(&in, 0, sizeof(in));
+		in.reports = rep;
+		in.n = ct002_core_reports(core, rep, id, &in.self);
+		memcpy(in.grid, meter, sizeof(in.grid));
+		in.sample_id = bal_sample_id(meter);
+		in.meter_ok = src != CT002_SRC_HOLD;
+		in.now = now;
+		if (bal_step(core->bal, &in, &bo) == 0) {
+			memcpy(values, bo.value, sizeof(values));
+		} else {
+			memset(values, 0, sizeof(values)); /* malformed input: hold */
+			memset(&bo, 0, sizeof(bo));
+		}
+	}
 	if (c && !inspection) {
 		/* The battery computes new_output = own_output + delta; remember where we
-		 * expect it to land. Phase D reads the total field. */
+		 * expect it to land (the active-mode buckets carry it). Phase D reads the
+		 * total field. */
 		double delta = c->phase == 'D' ? values[0] + values[1] + values[2]
 		                               : values[c->phase == 'B'   ? 1
 		                                        : c->phase == 'C' ? 2
@@ -336,6 +382,9 @@ int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req,
 		memcpy(info->meter, meter, sizeof(meter));
 		memcpy(info->sent, values, sizeof(values));
 		info->info_idx = core->info_idx;
+		info->steered = bo.steered;
+		info->reset_filters = bo.reset_filters;
+		info->events = bo.events;
 	}
 	core->info_idx = (core->info_idx + 1) % 256;
 	return n;
@@ -346,7 +395,7 @@ unsigned ct002_core_expire(struct ct002_core *core, ev_ms now)
 	unsigned n = 0;
 	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
 		if (ct002_consumer_expired(core, &core->c[i], now)) {
-			memset(&core->c[i], 0, sizeof(core->c[i]));
+			forget(core, &core->c[i]);
 			n++;
 		}
 	}
@@ -366,4 +415,92 @@ int ct002_core_handle(struct ct002_core *core, const uint8_t *buf, size_t len, u
 	ct002_consumer_id(&req, ip, port, id, sizeof(id));
 	ct002_core_update(core, &req, id, ip, port, now, NULL);
 	return ct002_core_respond(core, &req, id, src, r, now, out, cap, NULL);
+}
+
+size_t ct002_core_reports(const struct ct002_core *core, struct bal_report *out,
+                          const char *self_id, size_t *self)
+{
+	const struct ct002_consumer *order[CT002_MAX_CONSUMERS];
+	size_t n = 0;
+	/* Insertion sort by creation: upstream iterates a dict in insertion order, and
+	 * the efficiency priority and tie-breaks follow it. */
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
+		const struct ct002_consumer *c = &core->c[i];
+		if (!c->used)
+			continue;
+		size_t k = n++;
+		while (k > 0 && order[k - 1]->seq > c->seq) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = c;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ct002_consumer *c = order[i];
+		out[i].id = c->id;
+		out[i].device_type = c->dev_type;
+		out[i].phase = c->phase;
+		/* Reported power is already bounded by CT002_POWER_LIMIT. */
+		out[i].power = (int)c->power;
+		out[i].participates = c->participates;
+		if (self_id && self && strcmp(c->id, self_id) == 0)
+			*self = i;
+	}
+	return n;
+}
+
+const char *ct002_ctl_name(enum ct002_ctl what)
+{
+	switch (what) {
+	case CT002_CTL_ACTIVE:
+		return "active";
+	case CT002_CTL_AUTO_TARGET:
+		return "auto_target";
+	case CT002_CTL_MANUAL_TARGET:
+		return "manual_target";
+	case CT002_CTL_WEIGHT:
+		return "distribution_weight";
+	case CT002_CTL_EFF_WEIGHT:
+		return "efficiency_window_weight";
+	case CT002_CTL_MIN_DC_OUTPUT:
+		return "min_dc_output";
+	case CT002_CTL_FORCE_ROTATION:
+		return "force_rotation";
+	case CT002_CTL_ACTIVE_CONTROL:
+		return "active_control";
+	}
+	return "?";
+}
+
+int ct002_core_control(struct ct002_core *core, const char *consumer_id, enum ct002_ctl what,
+                       double value, ev_ms now, struct err *e)
+{
+	if (!core->bal)
+		return err_set(e, "no balancer");
+	if (!isfinite(value))
+		return err_set(e, "%s: value must be finite", ct002_ctl_name(what));
+	struct bal_report rep[CT002_MAX_CONSUMERS];
+	switch (what) {
+	case CT002_CTL_FORCE_ROTATION: {
+		size_t n = ct002_core_reports(core, rep, NULL, NULL);
+		bal_force_rotation(core->bal, rep, n, now);
+		return 0;
+	}
+	case CT002_CTL_ACTIVE_CONTROL:
+		bal_set_active_control(core->bal, value != 0);
+		return 0;
+	case CT002_CTL_ACTIVE:
+		return bal_set_active(core->bal, consumer_id, value != 0, now, e);
+	case CT002_CTL_AUTO_TARGET:
+		return bal_set_auto_target(core->bal, consumer_id, value != 0, now, e);
+	case CT002_CTL_MANUAL_TARGET:
+		return bal_set_manual_target(core->bal, consumer_id, value, e);
+	case CT002_CTL_WEIGHT:
+		return bal_set_weight(core->bal, consumer_id, value, e);
+	case CT002_CTL_EFF_WEIGHT:
+		return bal_set_eff_window_weight(core->bal, consumer_id, value, e);
+	case CT002_CTL_MIN_DC_OUTPUT:
+		return bal_set_min_dc_output(core->bal, consumer_id, value, e);
+	}
+	return err_set(e, "unknown control %d", (int)what);
 }

@@ -662,61 +662,6 @@ static void test_update_events(void **state)
 	assert_int_equal(upd.old_phase, 'D');
 }
 
-/* ---- active-control hook -------------------------------------------------------------------- */
-
-static void fake_targets(void *arg, struct ct002_core *core, struct ct002_consumer *c,
-                         double values[3], ev_ms now)
-{
-	(void)core;
-	(void)c;
-	(void)now;
-	int *calls = arg;
-	(*calls)++;
-	values[0] = 30;
-	values[1] = 0;
-	values[2] = 0;
-}
-
-static void test_control_hook(void **state)
-{
-	(void)state;
-	struct ct002_core core;
-	make_core(&core);
-	int calls = 0;
-	core.ctl.targets = fake_targets;
-	core.ctl.arg = &calls;
-	struct ct002_request req;
-	req6(&req, "AABBCCDDEEFF", "A", "100");
-	ct002_core_update(&core, &req, "aabbccddeeff", 1, 1, 0, NULL);
-	report(&core, "other", "A", "-50", 0);
-	uint8_t out[CT002_MAX_FRAME];
-	struct pm_reading r = reading3(300, 0, 0);
-	int n = ct002_core_respond(&core, &req, "aabbccddeeff", CT002_SRC_METER, &r, 0, out,
-	                           sizeof(out), NULL);
-	/* Count 1 (not 2) under active control; buckets carry instructed net power. */
-	const char *w[24] = {"HME-4",  "112233445566",
-	                     "HMG-50", "AABBCCDDEEFF",
-	                     "30",     "0",
-	                     "0",      "30",
-	                     "1",      "0",
-	                     "0",      "0",
-	                     "-50",    "0",
-	                     "0",      "0",
-	                     "0",      "0",
-	                     "0",      "0",
-	                     "130",    "0",
-	                     "0",      "0"};
-	assert_response(out, n, w);
-	assert_int_equal(calls, 1);
-	/* Not on a hold, not for inspection. */
-	ct002_core_respond(&core, &req, "aabbccddeeff", CT002_SRC_HOLD, NULL, 0, out, sizeof(out),
-	                   NULL);
-	req6(&req, "AABBCCDDEEFF", "0", "100");
-	ct002_core_respond(&core, &req, "aabbccddeeff", CT002_SRC_METER, &r, 0, out, sizeof(out),
-	                   NULL);
-	assert_int_equal(calls, 1);
-}
-
 /* ---- replay of traffic recorded from the reference implementation --------------------------- */
 
 static int hexval(int ch)
@@ -851,7 +796,6 @@ int main(void)
 	        cmocka_unit_test(test_unformattable_value),
 	        cmocka_unit_test(test_table_full),
 	        cmocka_unit_test(test_update_events),
-	        cmocka_unit_test(test_control_hook),
 	        cmocka_unit_test(test_replay_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
