@@ -18,15 +18,15 @@
 #include "astrameter/ev.h"
 #include "astrameter/powermeter.h"
 
-#define WEB_DEFAULT_PORT 52500
+#define WEB_DEFAULT_PORT       52500
 #define WEB_DEFAULT_MAX_AGE_MS 120000
 /* Limits that keep bad clients cheap: connections in total and per client address,
  * bytes per connection (request line + headers must fit: else 431), and seconds of
  * inactivity before a connection is dropped. */
 #define WEB_MAX_CONNECTIONS 32
-#define WEB_MAX_PER_IP 16
-#define WEB_CONN_MEMORY 8192
-#define WEB_CONN_TIMEOUT_S 10
+#define WEB_MAX_PER_IP      16
+#define WEB_CONN_MEMORY     8192
+#define WEB_CONN_TIMEOUT_S  10
 
 /* --- pure part ------------------------------------------------------------------- */
 
@@ -94,7 +94,7 @@ struct web_server *web_server_new(struct ev_loop *loop, const struct web_opts *o
  * request also starts a fetch on a pull meter whose last attempt is older than half of
  * max_age, so a quiet night without battery requests does not look like a dead meter. */
 void web_server_set_sources(struct web_server *w, const struct pm_set *meters,
-			    const struct web_device *devs, size_t n_devs, ev_ms started);
+                            const struct web_device *devs, size_t n_devs, ev_ms started);
 /* The bound port (useful when o->port was 0). */
 uint16_t web_server_port(const struct web_server *w);
 /* Closes every connection and the socket; NULL is ignored. */

@@ -100,10 +100,10 @@ static int bind_error(int fd, const char *proto, uint16_t port, struct err *e)
 {
 	int saved = errno;
 	err_set(e, "bind %s/%u: %s%s", proto, (unsigned)port, strerror(saved),
-		saved == EACCES && port < 1024
-			? " (ports below 1024 need root, CAP_NET_BIND_SERVICE or socket "
-			  "activation)"
-			: "");
+	        saved == EACCES && port < 1024
+	                ? " (ports below 1024 need root, CAP_NET_BIND_SERVICE or socket "
+	                  "activation)"
+	                : "");
 	close(fd);
 	return -1;
 }

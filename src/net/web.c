@@ -69,11 +69,12 @@ char *web_health_json(const struct web_health *h, ev_ms now, bool *healthy)
 		return NULL;
 	cJSON *pms = NULL, *devs = NULL;
 	bool good = cJSON_AddStringToObject(root, "status", ok ? "healthy" : "unhealthy") &&
-		    cJSON_AddStringToObject(root, "service", "astrameter") &&
-		    cJSON_AddStringToObject(root, "version", h->version ? h->version : "");
+	            cJSON_AddStringToObject(root, "service", "astrameter") &&
+	            cJSON_AddStringToObject(root, "version", h->version ? h->version : "");
 	if (good && h->git_commit)
 		good = cJSON_AddStringToObject(root, "git_commit", h->git_commit) != NULL;
-	good = good && cJSON_AddNumberToObject(root, "uptime_s", (double)((now - h->boot) / 1000)) &&
+	good = good &&
+	       cJSON_AddNumberToObject(root, "uptime_s", (double)((now - h->boot) / 1000)) &&
 	       cJSON_AddNumberToObject(root, "max_age_s", secs(h->max_age_ms)) &&
 	       (pms = cJSON_AddArrayToObject(root, "powermeters")) != NULL;
 	for (size_t i = 0; good && i < h->n_meters; i++) {
@@ -88,13 +89,13 @@ char *web_health_json(const struct web_health *h, ev_ms now, bool *healthy)
 		       cJSON_AddStringToObject(o, "type", m->kind) &&
 		       cJSON_AddBoolToObject(o, "ok", web_meter_ok(m, h->max_age_ms, now)) &&
 		       (m->have ? cJSON_AddNumberToObject(o, "last_success_age_s",
-							  secs(now - m->last_success)) != NULL
-				: cJSON_AddNullToObject(o, "last_success_age_s") != NULL) &&
+		                                          secs(now - m->last_success)) != NULL
+		                : cJSON_AddNullToObject(o, "last_success_age_s") != NULL) &&
 		       cJSON_AddNumberToObject(o, "fetches", (double)m->fetches) &&
 		       cJSON_AddNumberToObject(o, "failures", (double)m->failures) &&
 		       (m->failed && m->error && *m->error
-				? cJSON_AddStringToObject(o, "error", m->error) != NULL
-				: cJSON_AddNullToObject(o, "error") != NULL);
+		                ? cJSON_AddStringToObject(o, "error", m->error) != NULL
+		                : cJSON_AddNullToObject(o, "error") != NULL);
 	}
 	good = good && (devs = cJSON_AddArrayToObject(root, "devices")) != NULL;
 	for (size_t i = 0; good && i < h->n_devices; i++) {
@@ -107,9 +108,9 @@ char *web_health_json(const struct web_health *h, ev_ms now, bool *healthy)
 		}
 		good = cJSON_AddStringToObject(o, "type", d->type) &&
 		       cJSON_AddStringToObject(o, "id", d->id) &&
-		       (d->consumers >= 0
-				? cJSON_AddNumberToObject(o, "consumers", (double)d->consumers) != NULL
-				: cJSON_AddNullToObject(o, "consumers") != NULL);
+		       (d->consumers >= 0 ? cJSON_AddNumberToObject(o, "consumers",
+		                                                    (double)d->consumers) != NULL
+		                          : cJSON_AddNullToObject(o, "consumers") != NULL);
 	}
 	char *out = good ? cJSON_PrintUnformatted(root) : NULL;
 	cJSON_Delete(root);
@@ -156,13 +157,13 @@ static char *render(struct web_server *w, ev_ms now, bool *healthy)
 	for (size_t i = 0; i < nm; i++) {
 		const struct pm_meter *m = w->meters->m[i];
 		mi[i] = (struct web_meter_info){.name = m->name,
-						.kind = m->drv->name,
-						.have = m->have,
-						.failed = m->failed,
-						.last_success = m->last_success,
-						.error = m->last_error,
-						.fetches = m->fetches,
-						.failures = m->failures};
+		                                .kind = m->drv->name,
+		                                .have = m->have,
+		                                .failed = m->failed,
+		                                .last_success = m->last_success,
+		                                .error = m->last_error,
+		                                .fetches = m->fetches,
+		                                .failures = m->failures};
 	}
 	for (size_t i = 0; i < w->n_devs; i++) {
 		const struct web_device *d = &w->devs[i];
@@ -174,14 +175,14 @@ static char *render(struct web_server *w, ev_ms now, bool *healthy)
 		}
 	}
 	struct web_health h = {.version = w->o.version,
-			       .git_commit = w->o.git_commit,
-			       .boot = w->o.boot,
-			       .started = w->started,
-			       .max_age_ms = w->o.max_age_ms,
-			       .meters = mi,
-			       .n_meters = nm,
-			       .devices = di,
-			       .n_devices = w->n_devs};
+	                       .git_commit = w->o.git_commit,
+	                       .boot = w->o.boot,
+	                       .started = w->started,
+	                       .max_age_ms = w->o.max_age_ms,
+	                       .meters = mi,
+	                       .n_meters = nm,
+	                       .devices = di,
+	                       .n_devices = w->n_devs};
 	body = web_health_json(&h, now, healthy);
 out:
 	free(mi);
@@ -190,14 +191,15 @@ out:
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *body,
-			       const char *allow)
+                               const char *allow)
 {
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	enum MHD_Result ok = MHD_YES;
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") != MHD_YES ||
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
+	            MHD_YES ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
 	    (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES))
 		ok = MHD_NO;
@@ -214,8 +216,8 @@ static bool is_health_path(const char *url)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	(void)upload_data;
@@ -229,23 +231,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!is_health_path(url))
 		return respond(c, MHD_HTTP_NOT_FOUND, "{\"error\":\"Not Found\"}", NULL);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-			       "{\"error\":\"Method Not Allowed\"}", "GET, HEAD");
+		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"Method Not Allowed\"}",
+		               "GET, HEAD");
 	ev_ms now = ev_now(w->loop);
 	kick_idle(w, now);
 	bool healthy = true;
 	char *body = render(w, now, &healthy);
 	if (!body)
 		return respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"out of memory\"}",
-			       NULL);
+		               NULL);
 	enum MHD_Result r =
-		respond(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body, NULL);
+	        respond(c, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body, NULL);
 	free(body);
 	return r;
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
-							    va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
 	if (!log_enabled(LOG_LVL_DEBUG))
@@ -303,13 +304,14 @@ struct web_server *web_server_new(struct ev_loop *loop, const struct web_opts *o
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
 		w->port = ntohs(sa.sin_port);
 	/* MHD owns fd from here on: MHD_stop_daemon closes it. */
-	w->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, w,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)WEB_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)WEB_MAX_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)WEB_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL, MHD_OPTION_END);
+	w->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, w,
+	                          MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
+	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
+	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
+	                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
+	                          MHD_OPTION_END);
 	if (!w->mhd) {
 		close(fd);
 		err_set(e, "cannot start the HTTP server on tcp/%u", (unsigned)o->port);
@@ -338,7 +340,7 @@ fail:
 }
 
 void web_server_set_sources(struct web_server *w, const struct pm_set *meters,
-			    const struct web_device *devs, size_t n_devs, ev_ms started)
+                            const struct web_device *devs, size_t n_devs, ev_ms started)
 {
 	w->meters = meters;
 	w->devs = devs;
@@ -371,7 +373,7 @@ static int remaining(const struct timespec *end)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	long long ms = (long long)(end->tv_sec - now.tv_sec) * 1000 +
-		       (end->tv_nsec - now.tv_nsec) / 1000000;
+	               (end->tv_nsec - now.tv_nsec) / 1000000;
 	return ms < 0 ? 0 : (int)ms;
 }
 
@@ -421,8 +423,8 @@ int web_healthcheck(const char *host, uint16_t port, int timeout_ms, struct err 
 	}
 	char req[128];
 	int n = snprintf(req, sizeof(req),
-			 "GET /health HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", host,
-			 (unsigned)port);
+	                 "GET /health HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", host,
+	                 (unsigned)port);
 	for (int off = 0; off < n;) {
 		ssize_t k = send(fd, req + off, (size_t)(n - off), MSG_NOSIGNAL);
 		if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -441,7 +443,8 @@ int web_healthcheck(const char *host, uint16_t port, int timeout_ms, struct err 
 	size_t got = 0;
 	while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
 		if (wait_fd(fd, POLLIN, &end) != 0) {
-			err_set(e, "no answer from %s:%u: %s", host, (unsigned)port, strerror(errno));
+			err_set(e, "no answer from %s:%u: %s", host, (unsigned)port,
+			        strerror(errno));
 			goto out;
 		}
 		ssize_t k = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
