@@ -161,5 +161,8 @@ extern const struct pm_driver pm_envoy_driver;
 extern const struct pm_driver pm_fritz_driver;
 extern const struct pm_driver pm_fronius_driver;
 extern const struct pm_driver pm_tibber_pulse_driver;
+/* WebSocket push meters (src/powermeter/homeassistant.c, homewizard.c) */
+extern const struct pm_driver pm_homeassistant_driver;
+extern const struct pm_driver pm_homewizard_driver;
 
 #endif
