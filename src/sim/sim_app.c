@@ -71,15 +71,20 @@ static ev_ms meter_tick(struct ev_loop *loop, void *arg)
 {
 	struct sim_app *app = arg;
 	ev_ms now = ev_now(loop);
+	double t = sim_app_time(app, now);
+	if (app->tick)
+		app->tick(app, t, false, app->tick_arg);
 	sample_grid(app, now, app->grid, app->consumption);
-	sim_meter_record(&app->meter, sim_app_time(app, now), app->grid);
+	sim_meter_record(&app->meter, t, app->grid);
+	if (app->tick)
+		app->tick(app, t, true, app->tick_arg);
 	if (now >= app->hist_next) {
 		for (int p = 0; p < 3; p++)
 			app->hist[p][app->hist_n % SIM_HIST_LEN] = app->grid[p];
 		app->hist_n++;
 		app->hist_next = now + 1000;
 	}
-	return METER_TICK_MS;
+	return app->meter_tick_ms > 0 ? app->meter_tick_ms : METER_TICK_MS;
 }
 
 /* ---- batteries ----------------------------------------------------------------------- */
@@ -87,7 +92,9 @@ static ev_ms meter_tick(struct ev_loop *loop, void *arg)
 static ev_ms next_poll_delay(struct sim_bat_rt *r)
 {
 	struct sim_app *app = r->app;
-	double jitter = sim_rng_uniform(&app->rng, -0.5, 0.5);
+	double jitter = app->poll_jitter > 0
+	                        ? sim_rng_uniform(&app->rng, -app->poll_jitter, app->poll_jitter)
+	                        : 0.0;
 	double s = (r->b.cfg.poll_interval + jitter) / app->cfg.time_scale;
 	if (s < 0.05)
 		s = 0.05;
@@ -689,6 +696,8 @@ int sim_app_start(struct sim_app *app, const struct sim_config *cfg, struct ev_l
 	app->loop = loop;
 	app->http_fd = -1;
 	app->log = stdout;
+	app->poll_jitter = 0.5;
+	app->meter_tick_ms = METER_TICK_MS;
 	for (size_t i = 0; i < SIM_MAX_CONNS; i++)
 		app->conns[i].fd = -1;
 	for (size_t i = 0; i < SIM_MAX_BATTERIES; i++)

@@ -39,6 +39,12 @@ struct sim_conn {
 	size_t outlen, outoff;
 };
 
+struct sim_app;
+/* Called on every meter tick with the simulation time: before the true grid is sampled
+ * (after = false; apply scheduled world changes here so the sample sees them) and after
+ * (after = true; app->grid and app->consumption hold the new sample). */
+typedef void sim_app_tick_fn(struct sim_app *app, double t, bool after, void *arg);
+
 struct sim_app {
 	struct sim_config cfg;
 	struct ev_loop *loop;
@@ -59,6 +65,12 @@ struct sim_app {
 	bool headless; /* print the periodic log line */
 	FILE *log;     /* where that line goes (stdout) */
 	bool shutdown;
+	/* Hooks for the evaluation runner; sim_app_start sets the defaults, callers may
+	 * change them before the loop runs. */
+	double poll_jitter;    /* s, uniform +- on every poll interval (default 0.5) */
+	ev_ms meter_tick_ms;   /* wall ms between true-grid samples (default 100) */
+	sim_app_tick_fn *tick; /* NULL = none */
+	void *tick_arg;
 };
 
 /* Sets up sockets and timers on loop (owned by the caller). cfg is copied and must be

@@ -27,6 +27,7 @@
 #endif
 
 #include "astrameter/ev.h"
+#include "sim/eval.h"
 #include "sim/sim_app.h"
 #include "sim/sim_config.h"
 
@@ -719,7 +720,9 @@ static void usage(FILE *f)
 	           "       astra-sim stop|status|attach [--http-port P]\n"
 	           "       astra-sim load toggle <i> | solar set <W|off|max> | auto on|off\n"
 	           "       astra-sim battery <mac> soc <0..1> | battery <mac> max-power <c> <d>\n"
-	           "       astra-sim config [--http-port P] [--ct-port P] [--phases 1|3]\n");
+	           "       astra-sim config [--http-port P] [--ct-port P] [--phases 1|3]\n"
+	           "       astra-sim eval [--scenario NAME]... [--mode relay|active] ... "
+	           "(see eval --help)\n");
 }
 
 enum {
@@ -828,6 +831,9 @@ int main(int argc, char **argv)
 	                     .seed = -1};
 	const char *cmd = "run";
 	int first = 1;
+	/* eval has its own options (eval_cli.c). */
+	if (argc > 1 && !strcmp(argv[1], "eval"))
+		return eval_main(argc - 1, argv + 1);
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		first = 2;

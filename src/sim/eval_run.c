@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The evaluation runner (see eval.h): one scenario against the real astrameter daemon over
+ * loopback. The daemon gets a generated config.ini (CT002 on a free UDP port, relay or
+ * active control, a JSON_HTTP meter on the simulator's /power); the simulator runs on its
+ * own event loop with the scenario's batteries, house, meter interval and latency, no poll
+ * jitter (the reference's evaluation polls on a fixed cadence), and a tick hook that
+ * applies the scheduled world changes and records the true grid on every meter tick.
+ * Wall time is real because the daemon is real: time_scale > 1 speeds the simulator up,
+ * which is safe in relay mode only (the daemon then just forwards meter readings, with no
+ * time constants of its own); in active mode the balancer's pacing and timers run on the
+ * daemon's clock, so the runner refuses to scale there. */
+#include "sim/eval.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "astrameter/ev.h"
+#include "sim/sim_app.h"
+
+#define TRACE_PV_SCALE 0.45 /* the reference's balcony-size scaling of the Cyprus trace */
+
+struct run {
+	const struct eval_scenario *sc;
+	const struct eval_opts *o;
+	struct sim_app *app;
+	struct ev_loop *loop;
+	struct eval_events ev;
+	size_t next_ev;
+	struct eval_record rec;
+	double duration;
+	double solar_curve, solar_factor;
+	struct sim_trace trace;
+	bool trace_on;
+	double trace_off, trace_scale;
+	pid_t pid;
+	bool daemon_died, oom;
+};
+
+static int free_udp_port(uint16_t *port, struct err *e)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, "socket: %s", strerror(errno));
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t sl = sizeof(sa);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		int en = errno;
+		(void)close(fd);
+		return err_set(e, "free UDP port: %s", strerror(en));
+	}
+	*port = ntohs(sa.sin_port);
+	(void)close(fd);
+	return 0;
+}
+
+/* True once something (the daemon) holds the UDP port. */
+static bool udp_port_taken(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool taken = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == EADDRINUSE;
+	(void)close(fd);
+	return taken;
+}
+
+static int write_file(const char *path, const char *text, struct err *e)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return err_set(e, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	if (fclose(f) != 0)
+		return err_set(e, "%s: write failed", path);
+	return 0;
+}
+
+static int daemon_config(const struct run *r, uint16_t ct_port, uint16_t http_port, char *buf,
+                         size_t cap)
+{
+	bool active = r->o->mode == EVAL_MODE_ACTIVE;
+	int n = snprintf(buf, cap,
+	                 "[GENERAL]\nDEVICE_TYPE = ct002\nSKIP_POWERMETER_TEST = True\n\n"
+	                 "[CT002]\nUDP_PORT = %u\nACTIVE_CONTROL = %s\n%s%s\n"
+	                 "[JSON_HTTP]\nURL = http://127.0.0.1:%u/power\n"
+	                 "JSON_PATHS = $.phase_a,$.phase_b,$.phase_c\n",
+	                 ct_port, active ? "True" : "False",
+	                 active && r->sc->ct_extra ? r->sc->ct_extra : "",
+	                 r->o->ct_set ? r->o->ct_set : "", http_port);
+	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
+static pid_t spawn_daemon(const char *bin, const char *cfg, const char *log, struct err *e)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		err_set(e, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int nul = open("/dev/null", O_RDWR);
+		if (fd >= 0)
+			(void)dup2(fd, STDERR_FILENO);
+		if (nul >= 0) {
+			(void)dup2(nul, STDIN_FILENO);
+			(void)dup2(nul, STDOUT_FILENO);
+		}
+		execlp(bin, bin, "-c", cfg, "--loglevel", "warning", (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stop_daemon(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	(void)kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		struct timespec ts = {0, 50 * 1000000L};
+		(void)nanosleep(&ts, NULL);
+	}
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+}
+
+static void tail_log(const char *path, struct err *e)
+{
+	char buf[200] = "";
+	FILE *f = fopen(path, "r");
+	if (f) {
+		(void)fseek(f, -(long)(sizeof(buf) - 1), SEEK_END);
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		(void)fclose(f);
+	}
+	char *nl;
+	while ((nl = strchr(buf, '\n')))
+		*nl = ' ';
+	size_t l = strlen(e->msg);
+	snprintf(e->msg + l, sizeof(e->msg) - l, " (daemon log: %s)", buf);
+}
+
+/* ---- world ---------------------------------------------------------------------------- */
+
+static void apply_event(struct run *r, const struct eval_event *ev)
+{
+	struct sim_app *app = r->app;
+	switch (ev->kind) {
+	case EVAL_EV_LOAD:
+		if (ev->index >= 0 && (size_t)ev->index < app->house.nloads)
+			app->house.loads[ev->index].active = ev->value != 0;
+		break;
+	case EVAL_EV_SOLAR_CURVE:
+		r->solar_curve = ev->value;
+		sim_house_set_solar(&app->house, r->solar_curve * r->solar_factor);
+		break;
+	case EVAL_EV_SOLAR_FACTOR:
+		/* Curve x factor, so a cloud dip composes with the day curve underneath. */
+		r->solar_factor = ev->value;
+		sim_house_set_solar(&app->house, r->solar_curve * r->solar_factor);
+		break;
+	case EVAL_EV_DC:
+		if (ev->index >= 0 && (size_t)ev->index < app->nbat)
+			sim_bat_set_dc_input(&app->bat[ev->index].b, ev->value);
+		break;
+	}
+	if (ev->label[0] && eval_record_mark(&r->rec, ev->at, ev->label) < 0)
+		r->oom = true;
+}
+
+static void on_tick(struct sim_app *app, double t, bool after, void *arg)
+{
+	struct run *r = arg;
+	if (!after) {
+		while (r->next_ev < r->ev.n && r->ev.v[r->next_ev].at <= t)
+			apply_event(r, &r->ev.v[r->next_ev++]);
+		if (r->trace_on) {
+			double load, pv;
+			sim_trace_at(&r->trace, r->trace.t[0] + r->trace_off + t, &load, &pv);
+			app->house.base[0] = load * r->trace_scale;
+			if (r->trace.has_pv) {
+				r->solar_curve = pv * r->trace_scale;
+				sim_house_set_solar(&app->house, r->solar_curve * r->solar_factor);
+			}
+		}
+		return;
+	}
+	struct eval_sample s;
+	memset(&s, 0, sizeof(s));
+	s.t = t;
+	s.grid = app->grid[0] + app->grid[1] + app->grid[2];
+	s.consumption = app->consumption[0] + app->consumption[1] + app->consumption[2];
+	for (size_t i = 0; i < app->nbat && i < EVAL_MAX_BAT; i++) {
+		s.power[i] = app->bat[i].b.power;
+		s.soc[i] = app->bat[i].b.soc;
+		s.dc_input += app->bat[i].b.dc_input;
+	}
+	if (eval_record_add(&r->rec, &s) < 0)
+		r->oom = true;
+	if (r->pid > 0 && waitpid(r->pid, NULL, WNOHANG) == r->pid) {
+		r->pid = -1;
+		r->daemon_died = true;
+	}
+	if (t >= r->duration || r->oom || r->daemon_died)
+		ev_stop(r->loop);
+}
+
+static void build_sim_config(const struct run *r, uint16_t ct_port, struct sim_config *c)
+{
+	const struct eval_scenario *sc = r->sc;
+	sim_config_defaults(c);
+	snprintf(c->ct_host, sizeof(c->ct_host), "127.0.0.1");
+	snprintf(c->http_host, sizeof(c->http_host), "127.0.0.1");
+	c->ct_port = ct_port;
+	c->http_port = 0; /* ephemeral; read back from the socket */
+	sim_house_defaults(&c->house);
+	memcpy(c->house.base, sc->base, sizeof(c->house.base));
+	c->house.noise = sc->noise;
+	c->house.solar_max = 2000.0; /* the reference's LoadModel clamp */
+	for (int p = 0; p < 3; p++)
+		c->house.solar_on[p] = p == 0 || sc->solar_all_phases;
+	c->house.nloads = sc->nloads;
+	for (size_t i = 0; i < sc->nloads && i < SIM_MAX_LOADS; i++) {
+		struct sim_load *l = &c->house.loads[i];
+		snprintf(l->name, sizeof(l->name), "%s", sc->loads[i].name);
+		l->power = sc->loads[i].power;
+		l->phase = sc->loads[i].phase - 'A';
+		l->active = false;
+	}
+	c->meter_interval = sc->meter_interval;
+	c->meter_latency = sc->meter_latency;
+	c->nbat = sc->nbat;
+	for (size_t i = 0; i < sc->nbat; i++) {
+		struct eval_bat_spec b;
+		eval_bat_spec_resolve(&sc->bat[i], &b);
+		struct sim_bat_cfg *bc = &c->bat[i];
+		sim_bat_cfg_defaults(bc);
+		snprintf(bc->mac, sizeof(bc->mac), "02B250%06X", (unsigned)(i + 1));
+		bc->phase = b.phase;
+		snprintf(bc->dev_type, sizeof(bc->dev_type), "%s", b.dev_type);
+		bc->max_charge = b.max_charge;
+		bc->max_discharge = b.max_discharge;
+		bc->capacity_wh = b.capacity_wh;
+		bc->initial_soc = b.initial_soc;
+		bc->ramp_rate = b.ramp_rate;
+		bc->poll_interval = b.poll_interval;
+		bc->min_power = 5.0; /* the evaluation's BatterySpec, not the live sim's 20 W */
+		bc->startup_delay = 2.0;
+		bc->max_dc_input = b.max_dc_input;
+		bc->initial_power = b.initial_power;
+	}
+	c->log_interval = 3600;
+	c->time_scale = r->o->time_scale > 0 ? r->o->time_scale : 1.0;
+	c->seed = r->o->seed;
+}
+
+static int load_trace(struct run *r, struct err *e)
+{
+	enum eval_schedule k = r->sc->sched;
+	bool pv = k == EVAL_SCHED_NETTRACE || k == EVAL_SCHED_NETTRACE_FULL;
+	if (k != EVAL_SCHED_TRACE && k != EVAL_SCHED_TRACE_FULL && !pv)
+		return 0;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", r->o->trace_dir ? r->o->trace_dir : ".",
+	         pv ? "cyprus_netload.csv" : "rae_household.csv");
+	if (sim_trace_load(path, pv, &r->trace, e) < 0)
+		return -1;
+	double span = r->trace.t[r->trace.n - 1] - r->trace.t[0];
+	r->trace_on = true;
+	r->trace_scale = pv ? TRACE_PV_SCALE : 1.0;
+	r->trace_off = eval_trace_offset(r->sc, span, r->duration, r->o->seed);
+	return 0;
+}
+
+static cJSON *series(const struct eval_record *rec, double duration, int which)
+{
+	double *v = malloc(EVAL_GRAPH_POINTS * sizeof(double));
+	if (!v)
+		return NULL;
+	eval_downsample(rec, duration, which, v, EVAL_GRAPH_POINTS);
+	cJSON *a = cJSON_CreateDoubleArray(v, EVAL_GRAPH_POINTS);
+	free(v);
+	return a;
+}
+
+static cJSON *result_json(const struct run *r, const struct eval_metrics *m, double wall_s)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	const struct eval_scenario *sc = r->sc;
+	cJSON_AddStringToObject(o, "scenario", sc->name);
+	cJSON_AddStringToObject(o, "description", sc->description);
+	cJSON_AddStringToObject(o, "mode", r->o->mode == EVAL_MODE_ACTIVE ? "active" : "relay");
+	cJSON_AddNumberToObject(o, "seed", (double)r->o->seed);
+	cJSON_AddNumberToObject(o, "duration_s", r->duration);
+	cJSON_AddNumberToObject(o, "duration_h", round(m->duration_h * 1000.0) / 1000.0);
+	cJSON_AddNumberToObject(o, "time_scale", r->app->cfg.time_scale);
+	cJSON_AddNumberToObject(o, "wall_s", round(wall_s * 10.0) / 10.0);
+	cJSON_AddNumberToObject(o, "samples", (double)m->samples);
+	cJSON_AddNumberToObject(o, "soc_min", m->soc_min);
+	cJSON_AddNumberToObject(o, "soc_max", m->soc_max);
+	cJSON_AddNumberToObject(o, "events_measured", m->events_measured);
+	cJSON_AddNumberToObject(o, "unsettled_events", m->unsettled_events);
+	cJSON_AddNumberToObject(o, "settle_mean_s", m->settle_mean_s);
+	cJSON_AddNumberToObject(o, "settle_p95_s", m->settle_p95_s);
+	cJSON_AddNumberToObject(o, "overshoot_mean_w", m->overshoot_mean_w);
+	cJSON_AddNumberToObject(o, "overshoot_max_w", m->overshoot_max_w);
+	cJSON_AddNumberToObject(o, "band_crossings_per_h", m->band_crossings_per_h);
+	cJSON_AddNumberToObject(o, "grid_p2p_w", m->grid_p2p_w);
+	cJSON_AddNumberToObject(o, "grid_rms_w", m->grid_rms_w);
+	cJSON_AddNumberToObject(o, "steady_rms_w", m->steady_rms_w);
+	cJSON_AddNumberToObject(o, "mean_abs_grid_w", m->mean_abs_grid_w);
+	cJSON_AddNumberToObject(o, "share_imbalance_w", m->share_imbalance_w);
+	cJSON_AddNumberToObject(o, "import_wh", m->import_wh);
+	cJSON_AddNumberToObject(o, "export_wh", m->export_wh);
+	cJSON_AddNumberToObject(o, "avoidable_import_wh", m->avoidable_import_wh);
+	cJSON_AddNumberToObject(o, "avoidable_export_wh", m->avoidable_export_wh);
+	cJSON_AddNumberToObject(o, "grid_cost_ct", m->grid_cost_ct);
+	cJSON_AddNumberToObject(o, "oracle_cost_ct", m->oracle_cost_ct);
+	cJSON_AddNumberToObject(o, "cost_regret_ct", m->cost_regret_ct);
+	cJSON_AddNumberToObject(o, "battery_travel_w_per_h", m->battery_travel_w_per_h);
+	cJSON *to = cJSON_AddArrayToObject(o, "battery_timeouts");
+	cJSON *labels = cJSON_AddArrayToObject(o, "battery_labels");
+	cJSON *traces = cJSON_AddArrayToObject(o, "battery_traces");
+	cJSON_AddItemToObject(o, "grid_trace", series(&r->rec, r->duration, -1));
+	cJSON_AddItemToObject(o, "consumption_trace", series(&r->rec, r->duration, -2));
+	for (size_t i = 0; i < r->app->nbat; i++) {
+		char l[48];
+		snprintf(l, sizeof(l), "B%zu %s", i + 1, r->app->bat[i].b.cfg.dev_type);
+		cJSON_AddItemToArray(labels, cJSON_CreateString(l));
+		cJSON_AddItemToArray(traces, series(&r->rec, r->duration, (int)i));
+		cJSON_AddItemToArray(to, cJSON_CreateNumber(r->app->bat[i].timeouts));
+	}
+	return o;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *o, struct err *e)
+{
+	struct run r;
+	memset(&r, 0, sizeof(r));
+	r.sc = sc;
+	r.o = o;
+	r.pid = -1;
+	r.solar_factor = 1.0;
+	r.duration = o->duration > 0 ? o->duration : sc->duration;
+	if (o->mode == EVAL_MODE_ACTIVE && o->time_scale > 1.0) {
+		err_set(e,
+		        "time scale %g: only relay mode can run faster than real time (the "
+		        "balancer's timers run on the daemon's clock)",
+		        o->time_scale);
+		return NULL;
+	}
+	char dir[] = "/tmp/astra-eval-XXXXXX", cfgp[64], logp[64];
+	if (!mkdtemp(dir)) {
+		err_set(e, "mkdtemp: %s", strerror(errno));
+		return NULL;
+	}
+	snprintf(cfgp, sizeof(cfgp), "%s/config.ini", dir);
+	snprintf(logp, sizeof(logp), "%s/daemon.log", dir);
+
+	cJSON *out = NULL;
+	struct sim_config *cfg = malloc(sizeof(*cfg));
+	r.app = calloc(1, sizeof(*r.app));
+	r.loop = ev_new(NULL, NULL);
+	bool started = false;
+	uint16_t ct_port;
+	if (!cfg || !r.app || !r.loop) {
+		err_set(e, "out of memory");
+		goto done;
+	}
+	if (free_udp_port(&ct_port, e) < 0 || load_trace(&r, e) < 0 ||
+	    eval_build_events(sc, r.duration, o->seed, &r.ev, e) < 0)
+		goto done;
+	build_sim_config(&r, ct_port, cfg);
+	if (sim_config_validate(cfg, e) < 0 || sim_app_start(r.app, cfg, r.loop, e) < 0)
+		goto done;
+	started = true;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	if (getsockname(r.app->http_fd, (struct sockaddr *)&sa, &sl) < 0) {
+		err_set(e, "getsockname: %s", strerror(errno));
+		goto done;
+	}
+	char ini[2048];
+	if (daemon_config(&r, ct_port, ntohs(sa.sin_port), ini, sizeof(ini)) < 0) {
+		err_set(e, "daemon config too long");
+		goto done;
+	}
+	if (write_file(cfgp, ini, e) < 0)
+		goto done;
+	r.pid = spawn_daemon(o->daemon_bin, cfgp, logp, e);
+	if (r.pid < 0)
+		goto done;
+	/* Wait until the daemon holds its CT port, so the first polls are answered. */
+	double t_wait = mono_s();
+	while (!udp_port_taken(ct_port)) {
+		if (waitpid(r.pid, NULL, WNOHANG) == r.pid) {
+			r.pid = -1;
+			err_set(e, "daemon %s exited at start-up", o->daemon_bin);
+			tail_log(logp, e);
+			goto done;
+		}
+		if (mono_s() - t_wait > 10.0) {
+			err_set(e, "daemon did not open UDP port %u within 10 s", ct_port);
+			tail_log(logp, e);
+			goto done;
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+		(void)nanosleep(&ts, NULL);
+	}
+	/* The clock starts now: simulation time 0 is when the daemon is ready. */
+	r.app->poll_jitter = 0.0;
+	double ts_scale = r.app->cfg.time_scale;
+	r.app->meter_tick_ms = (ev_ms)fmax(10.0, 100.0 / ts_scale);
+	r.app->tick = on_tick;
+	r.app->tick_arg = &r;
+	r.app->t0 = ev_update_now(r.loop);
+	for (size_t i = 0; i < r.app->nbat; i++)
+		r.app->bat[i].last_tick = r.app->t0;
+	double wall0 = mono_s();
+	if (ev_run(r.loop) < 0) {
+		err_set(e, "event loop failed");
+		goto done;
+	}
+	double wall = mono_s() - wall0;
+	if (r.oom) {
+		err_set(e, "out of memory");
+		goto done;
+	}
+	if (r.daemon_died) {
+		err_set(e, "daemon died during the run");
+		tail_log(logp, e);
+		goto done;
+	}
+	struct eval_bat_spec bats[EVAL_MAX_BAT];
+	for (size_t i = 0; i < sc->nbat; i++)
+		eval_bat_spec_resolve(&sc->bat[i], &bats[i]);
+	struct eval_metrics m;
+	if (eval_compute_metrics(bats, sc->nbat, r.duration, &r.rec, &m, e) < 0)
+		goto done;
+	out = result_json(&r, &m, wall);
+	if (!out)
+		err_set(e, "out of memory");
+done:
+	stop_daemon(r.pid);
+	if (started)
+		sim_app_stop(r.app);
+	if (r.loop)
+		ev_free(r.loop);
+	free(r.app);
+	free(cfg);
+	eval_events_free(&r.ev);
+	eval_record_free(&r.rec);
+	sim_trace_free(&r.trace);
+	if (o->keep_dir || !out) {
+		if (o->verbose || !out)
+			fprintf(stderr, "astra-sim eval: %s: daemon config and log kept in %s\n",
+			        sc->name, dir);
+	} else {
+		(void)unlink(cfgp);
+		(void)unlink(logp);
+		(void)rmdir(dir);
+	}
+	return out;
+}
