@@ -161,6 +161,9 @@ extern const struct pm_driver pm_envoy_driver;
 extern const struct pm_driver pm_fritz_driver;
 extern const struct pm_driver pm_fronius_driver;
 extern const struct pm_driver pm_tibber_pulse_driver;
+/* push meters */
+extern const struct pm_driver pm_mqtt_driver; /* src/powermeter/mqtt.c */
+extern const struct pm_driver pm_sma_driver;  /* src/powermeter/sma.c */
 /* WebSocket push meters (src/powermeter/homeassistant.c, homewizard.c) */
 extern const struct pm_driver pm_homeassistant_driver;
 extern const struct pm_driver pm_homewizard_driver;

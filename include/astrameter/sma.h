@@ -17,23 +17,23 @@
 #include "astrameter/reading.h"
 
 #define SMA_DEFAULT_GROUP "239.12.255.254"
-#define SMA_DEFAULT_PORT 9522
+#define SMA_DEFAULT_PORT  9522
 /* A meter sends about once a second; this long without a telegram means it is gone. */
-#define SMA_STALE_MS 30000
-#define SMA_HEADER_LEN 28
+#define SMA_STALE_MS    30000
+#define SMA_HEADER_LEN  28
 #define SMA_PROTOCOL_EM 0x6069u
 
 /* OBIS active power channels (value / 10 = W). */
-#define SMA_CH_TOTAL_IMPORT 0x00010400u
-#define SMA_CH_TOTAL_EXPORT 0x00020400u
-#define SMA_CH_L1_IMPORT 0x00150400u
-#define SMA_CH_L1_EXPORT 0x00160400u
-#define SMA_CH_L2_IMPORT 0x00290400u
-#define SMA_CH_L2_EXPORT 0x002A0400u
-#define SMA_CH_L3_IMPORT 0x003D0400u
-#define SMA_CH_L3_EXPORT 0x003E0400u
+#define SMA_CH_TOTAL_IMPORT     0x00010400u
+#define SMA_CH_TOTAL_EXPORT     0x00020400u
+#define SMA_CH_L1_IMPORT        0x00150400u
+#define SMA_CH_L1_EXPORT        0x00160400u
+#define SMA_CH_L2_IMPORT        0x00290400u
+#define SMA_CH_L2_EXPORT        0x002A0400u
+#define SMA_CH_L3_IMPORT        0x003D0400u
+#define SMA_CH_L3_EXPORT        0x003E0400u
 #define SMA_CH_SOFTWARE_VERSION 0x90000000u
-#define SMA_CH_END 0x00000000u
+#define SMA_CH_END              0x00000000u
 
 struct sma_header {
 	uint16_t susy_id;

@@ -30,11 +30,11 @@ static const struct pm_kind pm_kinds[] = {
 	{"JSON_HTTP", &pm_json_http_driver},
 	{"HOMEWIZARD", &pm_homewizard_driver},
 	{"ENVOY", &pm_envoy_driver},
-	{"SMA_ENERGY_METER", NULL},
+	{"SMA_ENERGY_METER", &pm_sma_driver},
 	{"FRITZ", &pm_fritz_driver},
 	{"FRONIUS", &pm_fronius_driver},
 	{"TIBBER_PULSE", &pm_tibber_pulse_driver},
-	{"MQTT", NULL},
+	{"MQTT", &pm_mqtt_driver},
 };
 
 static const struct pm_kind *kind_for(const char *section)

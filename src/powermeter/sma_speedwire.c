@@ -46,9 +46,8 @@ size_t sma_channel_len(uint32_t id)
  * 0/1 total, 2..7 L1..L3. */
 static int power_slot(uint32_t id)
 {
-	static const uint32_t ids[8] = {SMA_CH_TOTAL_IMPORT, SMA_CH_TOTAL_EXPORT,
-	                                SMA_CH_L1_IMPORT,    SMA_CH_L1_EXPORT,
-	                                SMA_CH_L2_IMPORT,    SMA_CH_L2_EXPORT,
+	static const uint32_t ids[8] = {SMA_CH_TOTAL_IMPORT, SMA_CH_TOTAL_EXPORT, SMA_CH_L1_IMPORT,
+	                                SMA_CH_L1_EXPORT,    SMA_CH_L2_IMPORT,    SMA_CH_L2_EXPORT,
 	                                SMA_CH_L3_IMPORT,    SMA_CH_L3_EXPORT};
 	for (int i = 0; i < 8; i++)
 		if (ids[i] == id)
