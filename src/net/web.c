@@ -304,14 +304,14 @@ struct web_server *web_server_new(struct ev_loop *loop, const struct web_opts *o
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
 		w->port = ntohs(sa.sin_port);
 	/* MHD owns fd from here on: MHD_stop_daemon closes it. */
-	w->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, w,
-	                          MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
-	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S,
-	                          MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
-	                          MHD_OPTION_END);
+	/* The logger goes first so that MHD never writes to stderr on its own. */
+	w->mhd = MHD_start_daemon(
+	        MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, w,
+	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL, MHD_OPTION_LISTEN_SOCKET,
+	        (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S, MHD_OPTION_END);
 	if (!w->mhd) {
 		close(fd);
 		err_set(e, "cannot start the HTTP server on tcp/%u", (unsigned)o->port);
