@@ -255,7 +255,7 @@ def make_test_pki(names):
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
         "-out", ca_pem, "-days", "2", "-subj", "/CN=Test Appliance CA")
     run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-        "-subj", "/CN=" + names[0])
+        "-subj", "/CN=test appliance")
     run("openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
         "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
     return d, ca_pem, cert, key
