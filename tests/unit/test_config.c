@@ -825,7 +825,9 @@ static void test_schema_key_status(void **state)
 	assert_int_equal(cfg_schema_key_status(g, "NETMASK"), CFG_KEY_UNKNOWN);
 	assert_int_equal(cfg_schema_key_status(g, "POWER_OFFSET"), CFG_KEY_UNKNOWN);
 	assert_int_equal(cfg_schema_key_status(ct, "ACTIVE_CONTROL"), CFG_KEY_SUPPORTED);
-	assert_int_equal(cfg_schema_key_status(ct, "balance_gain"), CFG_KEY_UPSTREAM_ONLY);
+	assert_int_equal(cfg_schema_key_status(ct, "balance_gain"), CFG_KEY_SUPPORTED);
+	assert_int_equal(cfg_schema_key_status(ct, "STATE_FILE"), CFG_KEY_SUPPORTED);
+	assert_int_equal(cfg_schema_key_status(ct, "cloud_reporting"), CFG_KEY_UPSTREAM_ONLY);
 	assert_int_equal(cfg_schema_key_status(ct, "THROTTLE_INTERVAL"), CFG_KEY_UNKNOWN);
 	assert_int_equal(cfg_schema_key_status(js, "headers"), CFG_KEY_SUPPORTED);
 	assert_int_equal(cfg_schema_key_status(js, "netmask"), CFG_KEY_SUPPORTED);
@@ -919,7 +921,7 @@ static void test_schema_check(void **state)
 	        "WARNING config: [general]: unknown section, ignored (section names are "
 	        "case-sensitive: did you mean [GENERAL]?)\n",
 	        "DEBUG config: [CT003] UDP_PORT: not used\n",
-	        "WARNING config: [CT003] BALANCE_GAIN: not supported yet\n",
+	        "DEBUG config: [CT003] BALANCE_GAIN: not used\n",
 	        "WARNING config: [MARSTEK]: not supported yet, section ignored\n",
 	        "WARNING config: [MQTT_INSIGHTS]: not supported yet, section ignored\n",
 	        "WARNING config: [HOMEASSISTANT]: not supported yet, section ignored\n",
@@ -935,7 +937,7 @@ static void test_schema_check(void **state)
 		at = hit + strlen(want[i]);
 	}
 	assert_int_equal(count_lines(out), sizeof(want) / sizeof(want[0]));
-	assert_int_equal(w, 10);
+	assert_int_equal(w, 9);
 	assert_null(strstr(out, "hunter2"));
 	assert_null(strstr(out, "DEVICE_TYPE"));
 	assert_int_equal(calls, 7); /* every section of a known kind */
@@ -945,7 +947,7 @@ static void test_schema_check(void **state)
 	w = cfg_schema_check(&c, NULL, NULL);
 	out = capture_end(&cap);
 	assert_null(strstr(out, "[SCRIPT]"));
-	assert_int_equal(w, 9);
+	assert_int_equal(w, 8);
 	assert_int_equal(cfg_schema_check(NULL, NULL, NULL), 0);
 	cfg_free(&c);
 
