@@ -110,7 +110,9 @@ static void dns_release(struct ws_dns *d)
 	free(d);
 }
 
-static void close_transport(struct ws_conn *c)
+/* keep_frames: we are inside wslay (a user callback freed the connection), so its context
+ * must outlive this call; ws_destroy frees it later. */
+static void close_transport(struct ws_conn *c, bool keep_frames)
 {
 	if (c->timer) {
 		ev_timer_del(c->loop, c->timer);
@@ -128,7 +130,7 @@ static void close_transport(struct ws_conn *c)
 		close(c->fd);
 		c->fd = -1;
 	}
-	if (c->wctx) {
+	if (c->wctx && !keep_frames) {
 		wslay_event_context_free(c->wctx);
 		c->wctx = NULL;
 	}
@@ -139,7 +141,7 @@ static void close_transport(struct ws_conn *c)
 
 static void ws_destroy(struct ws_conn *c)
 {
-	close_transport(c);
+	close_transport(c, false);
 	if (c->ctx)
 		SSL_CTX_free(c->ctx);
 	free(c->hbuf);
@@ -155,7 +157,7 @@ void ws_free(struct ws_conn *c)
 	if (c->depth > 0) {
 		/* Inside one of our callbacks: the outermost frame frees it. */
 		c->freed = true;
-		close_transport(c);
+		close_transport(c, true);
 		return;
 	}
 	ws_destroy(c);
@@ -190,7 +192,7 @@ static void fail(struct ws_conn *c, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	c->state = WS_DONE;
-	close_transport(c);
+	close_transport(c, false);
 	enter(c);
 	if (c->h.on_close)
 		c->h.on_close(c, why, c->arg);
@@ -359,6 +361,10 @@ static void pump(struct ws_conn *c, bool readable)
 		}
 		if (r != 0 && !c->eof) {
 			fail(c, "WebSocket receive failed (%d)", r);
+			return;
+		}
+		if (c->eof) {
+			fail(c, "connection closed by peer");
 			return;
 		}
 	}
