@@ -67,17 +67,32 @@ static int free_udp_port(uint16_t *port, struct err *e)
 	return 0;
 }
 
-/* True once something (the daemon) holds the UDP port. */
+/* True once some socket (the daemon's) is bound to the UDP port. Read from /proc/net/udp
+ * rather than probed with bind(): a probe could itself hold the port at the moment the
+ * daemon binds it and make the daemon fail. */
 static bool udp_port_taken(uint16_t port)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool taken = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == EADDRINUSE;
-	(void)close(fd);
-	return taken;
+	static const char *const tables[] = {"/proc/net/udp", "/proc/net/udp6"};
+	char line[512], want[8];
+	snprintf(want, sizeof(want), ":%04X ", port);
+	bool found = false;
+	for (size_t t = 0; t < 2 && !found; t++) {
+		FILE *f = fopen(tables[t], "r");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f)) {
+			/* "  sl: local_address rem_address ...": the local address is field 2 */
+			char *colon = strchr(line, ':');
+			char *local = colon ? colon + 1 : NULL;
+			while (local && *local == ' ')
+				local++;
+			char *sp = local ? strchr(local, ' ') : NULL;
+			if (local && sp && sp - local >= 6 && !strncmp(sp - 5, want, 6))
+				found = true;
+		}
+		(void)fclose(f);
+	}
+	return found;
 }
 
 static int write_file(const char *path, const char *text, struct err *e)
@@ -96,7 +111,8 @@ static int daemon_config(const struct run *r, uint16_t ct_port, uint16_t http_po
 {
 	bool active = r->o->mode == EVAL_MODE_ACTIVE;
 	int n = snprintf(buf, cap,
-	                 "[GENERAL]\nDEVICE_TYPE = ct002\nSKIP_POWERMETER_TEST = True\n\n"
+	                 "[GENERAL]\nDEVICE_TYPE = ct002\nSKIP_POWERMETER_TEST = True\n"
+	                 "ENABLE_WEB_SERVER = False\n\n"
 	                 "[CT002]\nUDP_PORT = %u\nACTIVE_CONTROL = %s\n%s%s\n"
 	                 "[JSON_HTTP]\nURL = http://127.0.0.1:%u/power\n"
 	                 "JSON_PATHS = $.phase_a,$.phase_b,$.phase_c\n",
