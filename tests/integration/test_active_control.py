@@ -3,13 +3,16 @@
 JSON_HTTP meter, with UDP batteries on loopback: the active worked examples of REFERENCE
 §1.10 end to end (pacing +30 then +60, the pacing-off split over A and B, raw values for an
 inspection request), a manual target kept in the state file across a restart (STATE_FILE and
-$STATE_DIRECTORY), and the zero-delta hold while the meter is down. Standard library only."""
+$STATE_DIRECTORY), the zero-delta hold while the meter is down, and a closed loop with
+astra-sim: two simulated HMG-50 batteries on phases A and B, steered by the daemon, must bring
+the grid to zero after a start and a load step and share the load. Standard library only."""
 
 import os
 import tempfile
 import time
 
 from amtest import Daemon, Meter, Runner, Udp, check, ct_parse, ct_request, free_udp_port
+from test_sim_closedloop import SIM_BIN, Sim, free_tcp_port, get, post, wait_http
 
 
 def config(meter, port, extra_ct=""):
@@ -186,6 +189,78 @@ def test_dead_meter_holds():
         m.stop()
 
 
+def settle(samples, t0, band=50.0, hold=5.0):
+    """Seconds from t0 until |grid| entered the band for good (held >= hold s), or None."""
+    inside = None
+    for t, g in samples:
+        if t < t0:
+            continue
+        if abs(g) <= band:
+            if inside is None:
+                inside = t
+        else:
+            inside = None
+    if inside is None or samples[-1][0] - inside < hold:
+        return None
+    return inside - t0
+
+
+def test_sim_two_batteries_closed_loop():
+    """astra-sim closed loop; prints settle times and residuals (the figures in the report)."""
+    if not os.path.exists(SIM_BIN):
+        print("skip: no astra-sim at", SIM_BIN)
+        return
+    http_port, ct_port = free_tcp_port(), free_udp_port()
+    bats = [{"mac": "02B250000001", "phase": "A", "initial_soc": 0.8, "ramp_rate": 400},
+            {"mac": "02B250000002", "phase": "B", "initial_soc": 0.8, "ramp_rate": 400}]
+    sim = Sim({"ct": {"host": "127.0.0.1", "port": ct_port, "mac": "112233445566"},
+               "http": {"host": "127.0.0.1", "port": http_port},
+               "powermeter": {"base_load": [400, 300, 0], "base_noise": 5,
+                              "loads": [{"name": "Kettle", "power": 600, "phase": "A"}]},
+               "batteries": bats, "log_interval": 5, "seed": 7})
+    d = None
+    try:
+        wait_http(http_port)
+        d = Daemon(f"""[GENERAL]
+DEVICE_TYPE = ct002
+
+[CT002]
+UDP_PORT = {ct_port}
+
+[JSON_HTTP]
+URL = http://127.0.0.1:{http_port}/power
+JSON_PATHS = $.phase_a,$.phase_b,$.phase_c
+""", loglevel="info")
+        check(d.wait_log("running", 5), "daemon did not start:\n" + d.output())
+        t_start = time.monotonic()
+        samples, step_at, st = [], None, None
+        while time.monotonic() - t_start < 75:
+            st = get(http_port, "/status")
+            now = time.monotonic() - t_start
+            samples.append((now, st["grid"]["total"]))
+            if step_at is None and now >= 40:
+                post(http_port, "/loads/1/toggle")  # +600 W on A
+                step_at = now
+            time.sleep(0.25)
+        s1 = settle([x for x in samples if x[0] < step_at], 0.0)
+        s2 = settle(samples, step_at)
+        tail = [g for t, g in samples if t > samples[-1][0] - 15]
+        mean = sum(tail) / len(tail)
+        rms = (sum(g * g for g in tail) / len(tail)) ** 0.5
+        p = [b["power"] for b in st["batteries"]]
+        print("closed loop: start->settled %s s, +600 W step->settled %s s, last 15 s grid "
+              "mean %.1f W rms %.1f W, batteries %s W" % (s1, s2, mean, rms, p), flush=True)
+        check(s1 is not None and s1 < 40, ("start did not settle", s1, samples[-20:]))
+        check(s2 is not None and s2 < 30, ("step did not settle", s2, samples[-20:]))
+        check(abs(mean) < 30 and rms < 50, (mean, rms))
+        check(abs(p[0] - p[1]) < 150, ("batteries do not share", p))
+        check(all(b["timeouts"] < 3 for b in st["batteries"]), st["batteries"])
+    finally:
+        if d:
+            check(d.stop() == 0, "daemon exit code")
+        sim.stop()
+
+
 if __name__ == "__main__":
     Runner().run([
         test_active_is_the_default,
@@ -194,4 +269,5 @@ if __name__ == "__main__":
         test_inspection_gets_raw_values,
         test_restart_keeps_manual_target,
         test_dead_meter_holds,
+        test_sim_two_batteries_closed_loop,
     ])
