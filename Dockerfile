@@ -1,24 +1,26 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Thin wrapper around the project's own scripts: the same install and build steps run
-# natively in CI. Multi-stage: the runtime image holds the binary and its shared libraries.
+# Thin wrapper around the project's scripts (CI runs the same ones natively):
+#   build:   scripts/install-deps.sh + scripts/build-release.sh
+#   runtime: scripts/docker-runtime.sh (shared libraries, cap_net_bind_service, user)
+# docker build -t astrameter . && docker compose up -d   (see docs/installation/docker.md)
 FROM debian:bookworm-slim AS build
 WORKDIR /src
 COPY . .
 RUN ./scripts/install-deps.sh \
- && cmake --preset release \
- && cmake --build --preset release -j"$(nproc)" \
- && DESTDIR=/out cmake --install build/release --prefix /usr
+ && DESTDIR=/out JOBS="$(nproc)" ./scripts/build-release.sh /build
 
 FROM debian:bookworm-slim
-COPY scripts/install-deps.sh /tmp/install-deps.sh
-RUN /tmp/install-deps.sh --runtime && apt-get install -y --no-install-recommends libcap2-bin \
- && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
 COPY --from=build /out/usr/bin/astrameter /usr/bin/astrameter
-COPY config.example.ini /app/config.example.ini
-# Port 1010 (Shelly) is below 1024: allow binding it without root.
-RUN setcap cap_net_bind_service=+ep /usr/bin/astrameter \
- && useradd --system --home /app --shell /usr/sbin/nologin astrameter
+COPY --from=build /out/usr/share/astrameter/config.example.ini /app/config.example.ini
+COPY scripts/install-deps.sh scripts/docker-runtime.sh /tmp/scripts/
+RUN /tmp/scripts/docker-runtime.sh && rm -rf /tmp/scripts
 USER astrameter
 WORKDIR /app
-ENV LOG_LEVEL=info
+ENV LOG_LEVEL=info \
+    STATE_DIRECTORY=/app/state
+# CT002/CT003, Shelly Pro 3EM (1010, 2220), EM gen3, Pro EM50; health endpoint.
+EXPOSE 12345/udp 1010/udp 2220/udp 2222/udp 2223/udp 52500/tcp
+# The binary asks its own /health (port from the config): no curl in the image.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["/usr/bin/astrameter", "-c", "/app/config.ini", "--healthcheck"]
 CMD ["/usr/bin/astrameter", "-c", "/app/config.ini"]
