@@ -86,7 +86,7 @@ int pmj_int(const struct cJSON *v, const char *what, double *out, struct err *e)
 		return 0;
 	}
 	if (cJSON_IsNumber(v)) {
-		double d;
+		double d = 0.0;
 		if (check_range(v->valuedouble, what, &d, e) < 0)
 			return -1;
 		*out = trunc(d);

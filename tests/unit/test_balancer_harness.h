@@ -43,7 +43,7 @@ static inline size_t h_put(struct h *h, const char *id, char phase, int power, c
 		if (strcmp(h->ids[i], id) == 0)
 			break;
 	if (i == h->n) {
-		snprintf(h->ids[i], BAL_ID_LEN, "%s", id);
+		snprintf(h->ids[i], BAL_ID_LEN, "%.*s", BAL_ID_LEN - 1, id);
 		h->n++;
 	}
 	snprintf(h->dts[i], sizeof(h->dts[i]), "%s", dt ? dt : "HMG-50");
