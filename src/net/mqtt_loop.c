@@ -488,7 +488,8 @@ void mqtt_loop_free(struct mqtt_loop *ml)
 		j->abandoned = true;
 		if (!j->done)
 			handed_off = true; /* the thread destroys the client when it returns */
-		j->mosq = NULL;
+		else
+			j->mosq = NULL; /* finished: the client is ours to destroy below */
 		pthread_mutex_unlock(&j->mu);
 		job_unref(j);
 		ml->job = NULL;

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* mqtt_loop against a tiny in-process fake broker served by the same event loop: connect,
+ * subscribe from the connected callback, receive a publish, then the broker drops the
+ * connection and the client reconnects on a new socket (re-registered in epoll) and
+ * resubscribes. Run once with a literal address and once with "localhost" (lookup on the
+ * helper thread). Also: freeing the client while its lookup thread may still run. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pm_test_util.h"
+#include "astrameter/ev.h"
+#include "astrameter/mqtt_loop.h"
+
+struct broker {
+	struct ev_loop *loop;
+	int lfd, cfd;
+	uint8_t buf[4096];
+	size_t n;
+	unsigned accepts, subscribes;
+};
+
+struct client {
+	struct broker *b;
+	unsigned connected, messages, disconnected;
+	char last[64];
+};
+
+static void send_all(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void drop_conn(struct broker *b)
+{
+	if (b->cfd >= 0) {
+		ev_io_del(b->loop, b->cfd);
+		close(b->cfd);
+		b->cfd = -1;
+	}
+	b->n = 0;
+}
+
+static void conn_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	(void)loop;
+	(void)events;
+	struct broker *b = arg;
+	ssize_t r = recv(fd, b->buf + b->n, sizeof(b->buf) - b->n, 0);
+	if (r <= 0) {
+		drop_conn(b);
+		return;
+	}
+	b->n += (size_t)r;
+	for (;;) {
+		if (b->n < 2)
+			return;
+		size_t len = 0, i = 1;
+		unsigned shift = 0;
+		do {
+			if (i >= b->n)
+				return;
+			len |= (size_t)(b->buf[i] & 0x7f) << shift;
+			shift += 7;
+		} while (b->buf[i++] & 0x80);
+		if (b->n < i + len)
+			return;
+		unsigned type = b->buf[0] >> 4;
+		const uint8_t *body = b->buf + i;
+		if (type == 1) { /* CONNECT */
+			static const uint8_t connack[] = {0x20, 2, 0, 0};
+			send_all(fd, connack, sizeof(connack));
+		} else if (type == 8) { /* SUBSCRIBE: SUBACK, then a retained-style publish */
+			b->subscribes++;
+			uint8_t suback[] = {0x90, 3, body[0], body[1], 0};
+			send_all(fd, suback, sizeof(suback));
+			static const uint8_t pub[] = {0x30, 8, 0, 3, 'a', '/', 'b', '1', '2', '3'};
+			send_all(fd, pub, sizeof(pub));
+		} else if (type == 12) { /* PINGREQ */
+			static const uint8_t pong[] = {0xd0, 0};
+			send_all(fd, pong, sizeof(pong));
+		} else if (type == 14) { /* DISCONNECT */
+			drop_conn(b);
+			return;
+		}
+		memmove(b->buf, b->buf + i + len, b->n - i - len);
+		b->n -= i + len;
+	}
+}
+
+static void listen_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	(void)events;
+	struct broker *b = arg;
+	int c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return;
+	drop_conn(b);
+	b->cfd = c;
+	b->accepts++;
+	assert_int_equal(ev_io_add(loop, c, EV_READ, conn_io, b), 0);
+}
+
+static int broker_open(struct broker *b, struct ev_loop *loop)
+{
+	memset(b, 0, sizeof(*b));
+	b->loop = loop;
+	b->cfd = -1;
+	b->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(b->lfd >= 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(b->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(b->lfd, 4), 0);
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(getsockname(b->lfd, (struct sockaddr *)&sa, &sl), 0);
+	assert_int_equal(ev_io_add(loop, b->lfd, EV_READ, listen_io, b), 0);
+	return ntohs(sa.sin_port);
+}
+
+static void broker_close(struct broker *b)
+{
+	drop_conn(b);
+	ev_io_del(b->loop, b->lfd);
+	close(b->lfd);
+}
+
+static void on_connected(struct mqtt_loop *ml, void *arg)
+{
+	struct client *c = arg;
+	c->connected++;
+	assert_true(mqtt_loop_connected(ml));
+	assert_int_equal(mqtt_loop_subscribe(ml, "a/b", 0), 0);
+}
+
+static void on_disconnected(struct mqtt_loop *ml, const char *why, void *arg)
+{
+	(void)why;
+	struct client *c = arg;
+	c->disconnected++;
+	assert_false(mqtt_loop_connected(ml));
+}
+
+static void on_message(struct mqtt_loop *ml, const char *topic, const void *payload, size_t len,
+                       void *arg)
+{
+	struct client *c = arg;
+	assert_string_equal(topic, "a/b");
+	snprintf(c->last, sizeof(c->last), "%.*s", (int)len, (const char *)payload);
+	c->messages++;
+	if (c->messages == 1) {
+		/* the broker goes away: the client must come back on a new socket */
+		drop_conn(c->b);
+	} else {
+		assert_int_equal(mqtt_loop_publish(ml, "x/y", "1", 1, 0, false), 0);
+	}
+}
+
+static void run_reconnect(const char *host)
+{
+	struct ev_loop *loop = ev_new(NULL, NULL);
+	assert_non_null(loop);
+	struct broker b;
+	int port = broker_open(&b, loop);
+	struct client c = {.b = &b};
+	struct mqtt_loop_opts o = {.name = "test",
+	                           .host = host,
+	                           .port = port,
+	                           .backoff_min_ms = 20,
+	                           .backoff_max_ms = 40,
+	                           .username = "u",
+	                           .password = "p"};
+	struct mqtt_loop_cbs cbs = {on_connected, on_disconnected, on_message};
+	struct err e = {{0}};
+	struct mqtt_loop *ml = mqtt_loop_new(loop, &o, &cbs, &c, &e);
+	assert_non_null(ml);
+	assert_false(mqtt_loop_connected(ml));
+	assert_int_equal(mqtt_loop_publish(ml, "x", "1", 1, 0, false), -1);
+	assert_int_equal(mqtt_loop_start(ml, &e), 0);
+	ev_ms end = ev_update_now(loop) + 5000;
+	while (c.messages < 2 && ev_update_now(loop) < end)
+		assert_true(ev_run_once(loop, 50) >= 0);
+	assert_int_equal(c.messages, 2);
+	assert_string_equal(c.last, "123");
+	assert_int_equal(c.connected, 2);
+	assert_int_equal(c.disconnected, 1);
+	assert_int_equal(mqtt_loop_connects(ml), 2);
+	assert_int_equal(b.accepts, 2);
+	assert_int_equal(b.subscribes, 2);
+	mqtt_loop_free(ml);
+	broker_close(&b);
+	ev_free(loop);
+}
+
+static void test_reconnect_literal(void **state)
+{
+	(void)state;
+	run_reconnect("127.0.0.1");
+}
+
+static void test_reconnect_by_name(void **state)
+{
+	(void)state;
+	run_reconnect("localhost");
+}
+
+static void test_free_during_lookup(void **state)
+{
+	(void)state;
+	struct ev_loop *loop = ev_new(NULL, NULL);
+	struct mqtt_loop_opts o = {.name = "test", .host = "localhost", .port = 1};
+	struct err e = {{0}};
+	for (int i = 0; i < 20; i++) {
+		struct mqtt_loop *ml = mqtt_loop_new(loop, &o, NULL, NULL, &e);
+		assert_non_null(ml);
+		assert_int_equal(mqtt_loop_start(ml, &e), 0);
+		if (i % 2)
+			(void)ev_run_once(loop, 1);
+		mqtt_loop_free(ml); /* the thread, if still running, cleans up */
+	}
+	usleep(200000);
+	ev_free(loop);
+}
+
+static void test_bad_options(void **state)
+{
+	(void)state;
+	struct ev_loop *loop = ev_new(NULL, NULL);
+	struct err e = {{0}};
+	struct mqtt_loop_opts o = {.host = ""};
+	assert_null(mqtt_loop_new(loop, &o, NULL, NULL, &e));
+	o.host = "h";
+	o.port = 70000;
+	assert_null(mqtt_loop_new(loop, &o, NULL, NULL, &e));
+	mqtt_loop_free(NULL);
+	ev_free(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_reconnect_literal),
+	        cmocka_unit_test(test_reconnect_by_name),
+	        cmocka_unit_test(test_free_during_lookup),
+	        cmocka_unit_test(test_bad_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
