@@ -139,6 +139,11 @@ struct eval_sample {
 	double power[EVAL_MAX_BAT];
 	double soc[EVAL_MAX_BAT];
 	double dc_input; /* W, fleet total */
+	/* A battery polled since the previous sample. The reference records one sample per
+	 * poll, so when any sample carries this flag the sample-counted metrics (band
+	 * crossings, p95-p5, steady RMS) use only the flagged ones, which keeps them
+	 * comparable; time-weighted metrics use every sample. */
+	bool poll;
 };
 
 struct eval_mark {

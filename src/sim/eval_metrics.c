@@ -215,9 +215,16 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 		over_max = fmax(over_max, over);
 	}
 
+	/* Sample-counted metrics: at poll instants when the run flags them (see eval.h). */
+	bool any_poll = false;
+	for (size_t i = 0; i < n && !any_poll; i++)
+		any_poll = s[i].poll;
+
 	/* Hunting: crossings of the +-20 W hysteresis band. */
 	int crossings = 0, state = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (any_poll && !s[i].poll)
+			continue;
 		if (s[i].grid > EVAL_OSC_BAND_W) {
 			crossings += state == -1;
 			state = 1;
@@ -228,10 +235,12 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 	}
 
 	/* Steady RMS (outside the 120 s after each event) and the p95-p5 swing. */
-	size_t nsteady = 0;
+	size_t nsteady = 0, ngrid = 0;
 	double steady_sq = 0;
 	for (size_t i = 0; i < n; i++) {
-		grid[i] = s[i].grid;
+		if (any_poll && !s[i].poll)
+			continue;
+		grid[ngrid++] = s[i].grid;
 		bool transient = false;
 		for (size_t k = 0; k < rec->nm && !transient; k++)
 			transient = s[i].t >= rec->m[k].t &&
@@ -242,7 +251,8 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 		}
 	}
 	double p95, p5, sp95;
-	if (eval_percentile(grid, n, 0.95, &p95) < 0 || eval_percentile(grid, n, 0.05, &p5) < 0 ||
+	if (eval_percentile(grid, ngrid, 0.95, &p95) < 0 ||
+	    eval_percentile(grid, ngrid, 0.05, &p5) < 0 ||
 	    eval_percentile(settle, nsettle, 0.95, &sp95) < 0) {
 		free(settle);
 		free(grid);

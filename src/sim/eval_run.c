@@ -46,6 +46,7 @@ struct run {
 	double trace_off, trace_scale;
 	pid_t pid;
 	bool daemon_died, oom;
+	int64_t last_step[EVAL_MAX_BAT]; /* each battery's step index at the last sample */
 };
 
 static int free_udp_port(uint16_t *port, struct err *e)
@@ -228,6 +229,9 @@ static void on_tick(struct sim_app *app, double t, bool after, void *arg)
 	s.grid = app->grid[0] + app->grid[1] + app->grid[2];
 	s.consumption = app->consumption[0] + app->consumption[1] + app->consumption[2];
 	for (size_t i = 0; i < app->nbat && i < EVAL_MAX_BAT; i++) {
+		/* sim_bat_tick runs once per poll and advances the step index */
+		s.poll |= app->bat[i].b.step_index != r->last_step[i];
+		r->last_step[i] = app->bat[i].b.step_index;
 		s.power[i] = app->bat[i].b.power;
 		s.soc[i] = app->bat[i].b.soc;
 		s.dc_input += app->bat[i].b.dc_input;

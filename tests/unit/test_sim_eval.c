@@ -158,6 +158,17 @@ static void test_metrics_hunting_travel_share(void **state)
 	assert_float_equal(m.battery_travel_w_per_h, 720000.0, 1e-9);
 	/* Share: |100-200|+|300-200| or |100-300|+|500-300|, time-weighted: 300 W. */
 	assert_float_equal(m.share_imbalance_w, 300.0, 1e-9);
+	/* With poll flags, the sample-counted metrics see only the polled samples (every
+	 * 10th, all at -30 W: no crossings, no swing); travel still sees every sample. */
+	for (size_t i = 0; i < r.n; i += 10)
+		r.s[i].poll = true;
+	assert_int_equal(eval_compute_metrics(two, 2, 3600, &r, &m, &e), 0);
+	assert_float_equal(m.band_crossings_per_h, 0.0, 1e-9);
+	assert_float_equal(m.grid_p2p_w, 0.0, 1e-9);
+	assert_float_equal(m.steady_rms_w, 30.0, 1e-9);
+	assert_float_equal(m.battery_travel_w_per_h, 720000.0, 1e-9);
+	for (size_t i = 0; i < r.n; i += 10)
+		r.s[i].poll = false;
 	/* On different phases there is nothing to balance. */
 	two[1].phase = 'B';
 	assert_int_equal(eval_compute_metrics(two, 2, 3600, &r, &m, &e), 0);
