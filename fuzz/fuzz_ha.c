@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > 65536)
 		return 0;
-	static const char *const ids = "sensor.power_phase1,sensor.power_phase2,sensor.power_phase3";
+	static const char *const ids =
+	        "sensor.power_phase1,sensor.power_phase2,sensor.power_phase3";
 	struct ha_model *m = malloc(sizeof(*m));
 	if (!m)
 		return 0;

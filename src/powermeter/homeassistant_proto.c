@@ -46,8 +46,8 @@ static int split_list(const char *s, char items[][HA_MAX_ID], size_t cap, size_t
 	return 0;
 }
 
-/* Adds eid to the sorted unique id table; returns its index (indices of later ids shift,
- * so the caller maps names to indices only after every insertion). */
+/* Adds eid to the sorted unique id table (indices of later ids shift, so the caller maps
+ * names to indices only after every insertion). */
 static void add_id(struct ha_model *m, const char *eid)
 {
 	size_t i = 0;
