@@ -23,9 +23,10 @@ static const struct cfg_schema_key k_general[] = {
         {"DEVICE_TYPE", H},
         {"DEVICE_IDS", H},
         {"SKIP_POWERMETER_TEST", H},
-        {"ENABLE_WEB_SERVER", U},
+        {"ENABLE_WEB_SERVER", H},
         {"WEB_CONFIG_ENABLED", U},
-        {"WEB_SERVER_PORT", U},
+        {"WEB_SERVER_PORT", H},
+        {"HEALTH_MAX_AGE", H | CFG_KEY_LOCAL},
         {"THROTTLE_INTERVAL", H},
         {"WAIT_FOR_NEXT_MESSAGE", H},
         {"DEDUPE_TIME_WINDOW", H},
@@ -165,15 +166,15 @@ static const struct cfg_schema_key k_iobroker[] = {
         END,
 };
 static const struct cfg_schema_key k_homeassistant[] = {
-        {"IP", U},
-        {"PORT", U},
-        {"HTTPS", U},
-        {"ACCESSTOKEN", U},
-        {"CURRENT_POWER_ENTITY", U},
-        {"POWER_CALCULATE", U},
-        {"POWER_INPUT_ALIAS", U},
-        {"POWER_OUTPUT_ALIAS", U},
-        {"API_PATH_PREFIX", U},
+        {"IP", H},
+        {"PORT", H},
+        {"HTTPS", H},
+        {"ACCESSTOKEN", H},
+        {"CURRENT_POWER_ENTITY", H},
+        {"POWER_CALCULATE", H},
+        {"POWER_INPUT_ALIAS", H},
+        {"POWER_OUTPUT_ALIAS", H},
+        {"API_PATH_PREFIX", H},
         END,
 };
 static const struct cfg_schema_key k_vzlogger[] = {{"IP", H}, {"PORT", H}, {"UUID", H}, END};
@@ -213,14 +214,14 @@ static const struct cfg_schema_key k_json_http[] = {
         {"URL", H}, {"JSON_PATHS", H}, {"USERNAME", H}, {"PASSWORD", H}, {"HEADERS", H}, END,
 };
 static const struct cfg_schema_key k_homewizard[] = {
-        {"IP", U}, {"TOKEN", U}, {"SERIAL", U}, {"VERIFY_SSL", U}, END,
+        {"IP", H}, {"TOKEN", H}, {"SERIAL", H}, {"VERIFY_SSL", H}, {"CA_FILE", H | CFG_KEY_LOCAL}, END,
 };
 static const struct cfg_schema_key k_envoy[] = {
         {"HOST", H},       {"TOKEN", H}, {"USERNAME", H}, {"PASSWORD", H}, {"SERIAL", H},
         {"VERIFY_SSL", H}, END,
 };
 static const struct cfg_schema_key k_sma[] = {
-        {"MULTICAST_GROUP", U}, {"PORT", U}, {"SERIAL_NUMBER", U}, {"INTERFACE", U}, END,
+        {"MULTICAST_GROUP", H}, {"PORT", H}, {"SERIAL_NUMBER", H}, {"INTERFACE", H}, END,
 };
 static const struct cfg_schema_key k_fritz[] = {
         {"HOST", H},  {"USER", H},       {"PASSWORD", H}, {"AIN", H},
@@ -244,8 +245,8 @@ static const struct cfg_schema_key k_tibber[] = {
         END,
 };
 static const struct cfg_schema_key k_mqtt[] = {
-        {"BROKER", U}, {"PORT", U},   {"USERNAME", U},  {"PASSWORD", U},   {"TLS", U}, {"URI", U},
-        {"TOPIC", U},  {"TOPICS", U}, {"JSON_PATH", U}, {"JSON_PATHS", U}, END,
+        {"BROKER", H}, {"PORT", H},   {"USERNAME", H},  {"PASSWORD", H},   {"TLS", H}, {"URI", H},
+        {"TOPIC", H},  {"TOPICS", H}, {"JSON_PATH", H}, {"JSON_PATHS", H}, END,
 };
 
 #define EXACT(n, c, here, k)                \
@@ -270,7 +271,7 @@ static const struct cfg_schema_kind kinds[] = {
         PM("SHRDZM", true, k_shrdzm),
         PM("EMLOG", true, k_emlog),
         PM("IOBROKER", true, k_iobroker),
-        PM("HOMEASSISTANT", false, k_homeassistant),
+        PM("HOMEASSISTANT", true, k_homeassistant),
         PM("VZLOGGER", true, k_vzlogger),
         PM("SCRIPT", true, k_script),
         PM("SML", false, k_sml),
@@ -279,14 +280,14 @@ static const struct cfg_schema_kind kinds[] = {
         PM("MODBUS", false, k_modbus),
         PM("TQ_EM", true, k_tq_em),
         PM("JSON_HTTP", true, k_json_http),
-        PM("HOMEWIZARD", false, k_homewizard),
+        PM("HOMEWIZARD", true, k_homewizard),
         PM("ENVOY", true, k_envoy),
-        PM("SMA_ENERGY_METER", false, k_sma),
+        PM("SMA_ENERGY_METER", true, k_sma),
         PM("FRITZ", true, k_fritz),
         PM("FRONIUS", true, k_fronius),
         PM("TIBBER_PULSE", true, k_tibber),
         {"MQTT_INSIGHTS", CFG_KIND_INSIGHTS, true, false, false, k_insights},
-        PM("MQTT", false, k_mqtt),
+        PM("MQTT", true, k_mqtt),
 };
 
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))

@@ -280,12 +280,23 @@ static ev_ms on_timeout(struct ev_loop *loop, void *arg)
 static int spawn(struct script *s, struct err *e)
 {
 	int outp[2], errp[2];
-	if (pipe2(outp, O_CLOEXEC | O_NONBLOCK) != 0)
+	/* Only our read ends are nonblocking: O_NONBLOCK belongs to the open file, so setting
+	 * it with pipe2() would make the child's stdout nonblocking too, and a command that
+	 * writes faster than we read would fail with EAGAIN. */
+	if (pipe2(outp, O_CLOEXEC) != 0)
 		return err_set(e, "pipe: %s", strerror(errno));
-	if (pipe2(errp, O_CLOEXEC | O_NONBLOCK) != 0) {
+	if (pipe2(errp, O_CLOEXEC) != 0) {
 		close(outp[0]);
 		close(outp[1]);
 		return err_set(e, "pipe: %s", strerror(errno));
+	}
+	if (fcntl(outp[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(errp[0], F_SETFL, O_NONBLOCK) != 0) {
+		int saved = errno;
+		close(outp[0]);
+		close(outp[1]);
+		close(errp[0]);
+		close(errp[1]);
+		return err_set(e, "fcntl: %s", strerror(saved));
 	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;

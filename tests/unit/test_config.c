@@ -807,7 +807,8 @@ static void test_schema_kind_of(void **state)
 	assert_int_equal(cfg_schema_kind_of("MQTT_INSIGHTS")->cls, CFG_KIND_INSIGHTS);
 	assert_true(cfg_schema_kind_of("JSON_HTTP")->here);
 	assert_true(cfg_schema_kind_of("SCRIPT")->here);
-	assert_false(cfg_schema_kind_of("MQTT")->here);
+	assert_true(cfg_schema_kind_of("MQTT")->here);
+	assert_false(cfg_schema_kind_of("SML")->here);
 	assert_false(cfg_schema_kind_of("MARSTEK")->here);
 }
 
@@ -818,9 +819,10 @@ static void test_schema_key_status(void **state)
 	const struct cfg_schema_kind *ct = cfg_schema_kind_of("CT002");
 	const struct cfg_schema_kind *js = cfg_schema_kind_of("JSON_HTTP");
 	const struct cfg_schema_kind *sc = cfg_schema_kind_of("SCRIPT");
-	const struct cfg_schema_kind *mq = cfg_schema_kind_of("MQTT");
+	const struct cfg_schema_kind *mq = cfg_schema_kind_of("SML");
 	assert_int_equal(cfg_schema_key_status(g, "device_type"), CFG_KEY_SUPPORTED);
-	assert_int_equal(cfg_schema_key_status(g, "WEB_SERVER_PORT"), CFG_KEY_UPSTREAM_ONLY);
+	assert_int_equal(cfg_schema_key_status(g, "WEB_CONFIG_ENABLED"), CFG_KEY_UPSTREAM_ONLY);
+	assert_int_equal(cfg_schema_key_status(g, "WEB_SERVER_PORT"), CFG_KEY_SUPPORTED);
 	assert_int_equal(cfg_schema_key_status(g, "disable_sum_phases"), CFG_KEY_OBSOLETE_UPSTREAM);
 	assert_int_equal(cfg_schema_key_status(g, "NETMASK"), CFG_KEY_UNKNOWN);
 	assert_int_equal(cfg_schema_key_status(g, "POWER_OFFSET"), CFG_KEY_UNKNOWN);
@@ -834,7 +836,7 @@ static void test_schema_key_status(void **state)
 	assert_int_equal(cfg_schema_key_status(js, "PID_MODE"), CFG_KEY_SUPPORTED);
 	assert_int_equal(cfg_schema_key_status(js, "TOPIC"), CFG_KEY_UNKNOWN);
 	assert_int_equal(cfg_schema_key_status(sc, "TIMEOUT"), CFG_KEY_SUPPORTED);
-	assert_int_equal(cfg_schema_key_status(mq, "TOPIC"), CFG_KEY_UPSTREAM_ONLY);
+	assert_int_equal(cfg_schema_key_status(mq, "SERIAL"), CFG_KEY_UPSTREAM_ONLY);
 	assert_int_equal(cfg_schema_key_status(mq, "NETMASK"), CFG_KEY_UPSTREAM_ONLY);
 	assert_int_equal(cfg_schema_key_status(NULL, "x"), CFG_KEY_UNKNOWN);
 	assert_int_equal(cfg_schema_key_status(cfg_schema_kind_of("SHELLY_1"), "type"),
@@ -842,6 +844,8 @@ static void test_schema_key_status(void **state)
 	assert_int_equal(cfg_schema_key_status(cfg_schema_kind_of("TIBBER_PULSE"), "OBIS_POWER_L3"),
 	                 CFG_KEY_SUPPORTED);
 	assert_int_equal(cfg_schema_key_status(cfg_schema_kind_of("HOMEWIZARD"), "TOKEN"),
+	                 CFG_KEY_SUPPORTED);
+	assert_int_equal(cfg_schema_key_status(cfg_schema_kind_of("MODBUS_1"), "UNIT_ID"),
 	                 CFG_KEY_UPSTREAM_ONLY);
 
 	assert_true(cfg_schema_key_known_upstream("SCRIPT_1", "command"));
@@ -877,7 +881,7 @@ static void test_schema_check(void **state)
 	(void)state;
 	struct cfg c = load_ok("[GENERAL]\n"
 	                       "DEVICE_TYPE = ct002\n"
-	                       "WEB_SERVER_PORT = 1\n"
+	                       "WEB_CONFIG_ENABLED = 1\n"
 	                       "DISABLE_SUM_PHASES = true\n"
 	                       "DEVICE_TPYE = typo\n"
 	                       "SKIP_POWERMETER_TEST = true\n"
@@ -914,7 +918,7 @@ static void test_schema_check(void **state)
 	const char *out = capture_end(&cap);
 	log_set_level(LOG_LVL_WARN);
 	static const char *const want[] = {
-	        "WARNING config: [GENERAL] WEB_SERVER_PORT: not supported yet\n",
+	        "WARNING config: [GENERAL] WEB_CONFIG_ENABLED: not supported yet\n",
 	        "WARNING config: [GENERAL] DISABLE_SUM_PHASES: obsolete upstream since 2.0, "
 	        "ignored\n",
 	        "WARNING config: [GENERAL] DEVICE_TPYE: unknown key, ignored\n",
@@ -947,7 +951,8 @@ static void test_schema_check(void **state)
 	w = cfg_schema_check(&c, NULL, NULL);
 	out = capture_end(&cap);
 	assert_null(strstr(out, "[SCRIPT]"));
-	assert_int_equal(w, 8);
+	assert_null(strstr(out, "[HOMEASSISTANT]: not supported")); /* built here too now */
+	assert_int_equal(w, 7);
 	assert_int_equal(cfg_schema_check(NULL, NULL, NULL), 0);
 	cfg_free(&c);
 
