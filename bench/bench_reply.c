@@ -52,11 +52,11 @@ static void *meter_conn(void *arg)
 		long stamp = (long)mono_ms() % 100000;
 		char body[128], resp[256];
 		int bl = snprintf(body, sizeof(body),
-				  "{\"phase_a\": %ld, \"phase_b\": 100, \"phase_c\": -50}", stamp);
+		                  "{\"phase_a\": %ld, \"phase_b\": 100, \"phase_c\": -50}", stamp);
 		int rl = snprintf(resp, sizeof(resp),
-				  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-				  "Content-Length: %d\r\n\r\n%s",
-				  bl, body);
+		                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		                  "Content-Length: %d\r\n\r\n%s",
+		                  bl, body);
 		if (send(c, resp, (size_t)rl, MSG_NOSIGNAL) != rl)
 			break;
 	}
@@ -155,7 +155,7 @@ static void report(const char *what, double *v, size_t n, const char *unit, doub
 
 /* One request in flight: returns number of replies, fills lat (ms). */
 static size_t ping_pong(int s, const struct sockaddr_in *to, const char *req, size_t len,
-			size_t count, double pace_ms, double *lat, double *age)
+                        size_t count, double pace_ms, double *lat, double *age)
 {
 	char buf[2048];
 	size_t got = 0;
@@ -169,7 +169,8 @@ static size_t ping_pong(int s, const struct sockaddr_in *to, const char *req, si
 			if (n > 0) {
 				lat[got] = t1 - t0;
 				if (age) {
-					double a = (double)((long)t1 % 100000) - ct_phase_a(buf, (size_t)n);
+					double a = (double)((long)t1 % 100000) -
+					           ct_phase_a(buf, (size_t)n);
 					if (a < 0)
 						a += 100000;
 					age[got] = a;
@@ -244,15 +245,15 @@ int main(int argc, char **argv)
 	/* THROTTLE_INTERVAL 0.25 keeps the cache fresh for back-to-back requests while a
 	 * paced client (every 300 ms) forces a fetch per request. */
 	fprintf(cf,
-		"[GENERAL]\nDEVICE_TYPE = ct002, shellyproem50\n\n[CT002]\nUDP_PORT = %d\n"
-		"ACTIVE_CONTROL = False\n\n[JSON_HTTP]\nURL = http://127.0.0.1:%d/power\n"
-		"JSON_PATHS = $.phase_a,$.phase_b,$.phase_c\nTHROTTLE_INTERVAL = 0.25\n",
-		ctport, mport);
+	        "[GENERAL]\nDEVICE_TYPE = ct002, shellyproem50\n\n[CT002]\nUDP_PORT = %d\n"
+	        "ACTIVE_CONTROL = False\n\n[JSON_HTTP]\nURL = http://127.0.0.1:%d/power\n"
+	        "JSON_PATHS = $.phase_a,$.phase_b,$.phase_c\nTHROTTLE_INTERVAL = 0.25\n",
+	        ctport, mport);
 	fclose(cf);
 	pid_t pid = start_daemon(bin, cfgpath);
 	struct sockaddr_in ct = {.sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons((uint16_t)ctport)};
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	                         .sin_port = htons((uint16_t)ctport)};
 	struct sockaddr_in sh = ct;
 	sh.sin_port = htons(2223);
 	int s = udp_socket();
@@ -271,7 +272,8 @@ int main(int argc, char **argv)
 	report("CT002 reply, fresh cache, 1 in flight", lat, got, "us", 1000);
 	report("  age of the reading in those replies", age, got, "ms", 1);
 
-	const char *sreq = "{\"id\":1,\"src\":\"bench\",\"method\":\"EM.GetStatus\",\"params\":{\"id\":0}}";
+	const char *sreq =
+	        "{\"id\":1,\"src\":\"bench\",\"method\":\"EM.GetStatus\",\"params\":{\"id\":0}}";
 	got = ping_pong(s, &sh, sreq, strlen(sreq), N, 0, lat, NULL);
 	report("Shelly EM.GetStatus, fresh cache, 1 in flight", lat, got, "us", 1000);
 
@@ -343,7 +345,8 @@ int main(int argc, char **argv)
 			for (int i = 0; i < 10; i++) {
 				struct pollfd p = {.fd = socks[i], .events = POLLIN};
 				char buf[2048];
-				if (poll(&p, 1, 2500) == 1 && recv(socks[i], buf, sizeof(buf), 0) > 0)
+				if (poll(&p, 1, 2500) == 1 &&
+				    recv(socks[i], buf, sizeof(buf), 0) > 0)
 					replies++;
 			}
 			while (mono_ms() - t0 < 1000)

@@ -55,23 +55,22 @@ bool cfg_has(struct cfg_section *s, const char *key);
 /* Typed getters: if the key is absent (or s is NULL) *out = def and 0 is returned.
  * Otherwise the value is parsed; on failure -1 with e = "[SEC] KEY: <why> 'value'". */
 int cfg_get_str(struct cfg_section *s, const char *key, const char *def, const char **out,
-		struct err *e);
+                struct err *e);
 /* true/yes/on/1 and false/no/off/0, case-insensitive. */
 int cfg_get_bool(struct cfg_section *s, const char *key, bool def, bool *out, struct err *e);
 /* Integer in [min, max] (Python int(): optional sign and surrounding blanks). */
 int cfg_get_int(struct cfg_section *s, const char *key, long def, long min, long max, long *out,
-		struct err *e);
+                struct err *e);
 /* Finite float in [min, max]. */
 int cfg_get_double(struct cfg_section *s, const char *key, double def, double min, double max,
-		   double *out, struct err *e);
+                   double *out, struct err *e);
 /* Comma-separated float list (blank items rejected). n in/out: capacity, then count. If
  * absent, *n = 0 and 0 is returned. */
 int cfg_get_double_list(struct cfg_section *s, const char *key, double *out, size_t *n,
-			struct err *e);
+                        struct err *e);
 
 /* Per-powermeter keys fall back to [GENERAL]: returns sec if it has key, else general. */
-struct cfg_section *cfg_pick(struct cfg_section *sec, struct cfg_section *general,
-			     const char *key);
+struct cfg_section *cfg_pick(struct cfg_section *sec, struct cfg_section *general, const char *key);
 
 /* Warns (log, component "config") about every key in s that no getter asked for. Keys in
  * later_keys (NULL-terminated, lower case) are reported as "not supported yet" instead. */

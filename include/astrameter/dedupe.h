@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include "astrameter/ev.h"
 
-#define DEDUPE_SLOTS 64
+#define DEDUPE_SLOTS   64
 #define DEDUPE_KEY_LEN 48
 
 struct dedupe {

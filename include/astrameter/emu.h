@@ -29,7 +29,7 @@ struct emu_ops {
 	/* device_type is the lower-case DEVICE_TYPE entry; device_id the resolved id.
 	 * Returns an opaque handle or NULL with e set. */
 	void *(*create)(const struct emu_env *env, const char *device_type, const char *device_id,
-			struct err *e);
+	                struct err *e);
 	int (*start)(void *self, struct err *e);
 	void (*destroy)(void *self); /* closes sockets, cancels parked requests */
 	/* One line for --check-config / startup log. */
@@ -38,7 +38,7 @@ struct emu_ops {
 	void (*status)(void *self, struct emu_status *st);
 };
 
-extern const struct emu_ops emu_ct002_ops; /* ct002, ct003 */
+extern const struct emu_ops emu_ct002_ops;  /* ct002, ct003 */
 extern const struct emu_ops emu_shelly_ops; /* shellypro3em[_old|_new], shellyemg3, shellyproem50 */
 
 /* The ops for a device type name, or NULL if unknown. */

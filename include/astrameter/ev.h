@@ -14,8 +14,8 @@
 
 typedef int64_t ev_ms; /* monotonic milliseconds */
 
-#define EV_STOP ((ev_ms)-1)
-#define EV_READ 0x1u
+#define EV_STOP  ((ev_ms)-1)
+#define EV_READ  0x1u
 #define EV_WRITE 0x2u
 #define EV_ERROR 0x4u /* EPOLLERR/EPOLLHUP; delivered whatever was asked */
 

@@ -21,7 +21,7 @@ struct flt_ops {
 	/* Reads keys (sec first, then general where upstream allows a [GENERAL] default).
 	 * Sets *enabled; returns 0/-1 with e naming section, key and value. */
 	int (*configure)(void *state, struct cfg_section *sec, struct cfg_section *general,
-			 bool *enabled, struct err *e);
+	                 bool *enabled, struct err *e);
 	enum flt_verdict (*process)(void *state, ev_ms now, struct pm_reading *io);
 	void (*reset)(void *state);
 	void (*fini)(void *state); /* may be NULL */
@@ -31,7 +31,7 @@ struct flt_chain;
 
 /* Builds the chain for one powermeter section. *out is NULL-safe to free. 0/-1. */
 int flt_chain_new(struct flt_chain **out, struct cfg_section *sec, struct cfg_section *general,
-		  struct err *e);
+                  struct err *e);
 /* Runs every stage in order over io. */
 void flt_chain_process(struct flt_chain *c, ev_ms now, struct pm_reading *io);
 /* Clears stateful stages (Hampel window, EMA); used by the balancer after a probe. */

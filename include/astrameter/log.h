@@ -18,14 +18,14 @@ enum log_level log_get_level(void);
 bool log_enabled(enum log_level lvl);
 
 void log_msg(enum log_level lvl, const char *comp, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
-#define log_debug(comp, ...)                                                                 \
-	do {                                                                                 \
-		if (log_enabled(LOG_LVL_DEBUG))                                              \
-			log_msg(LOG_LVL_DEBUG, comp, __VA_ARGS__);                           \
+#define log_debug(comp, ...)                                       \
+	do {                                                       \
+		if (log_enabled(LOG_LVL_DEBUG))                    \
+			log_msg(LOG_LVL_DEBUG, comp, __VA_ARGS__); \
 	} while (0)
-#define log_info(comp, ...) log_msg(LOG_LVL_INFO, comp, __VA_ARGS__)
+#define log_info(comp, ...)  log_msg(LOG_LVL_INFO, comp, __VA_ARGS__)
 #define log_warnx(comp, ...) log_msg(LOG_LVL_WARN, comp, __VA_ARGS__)
 #define log_error(comp, ...) log_msg(LOG_LVL_ERROR, comp, __VA_ARGS__)
 
@@ -40,9 +40,9 @@ struct log_complain {
 /* Logs at WARN if the back-off allows (first failure at once, then 30 s, 60 s, ... up to
  * 1 h); otherwise counts it. */
 void log_complain(struct log_complain *c, ev_ms now, const char *comp, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 /* If c was failing, logs one INFO recovery line and resets the state. */
 void log_release(struct log_complain *c, const char *comp, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #endif

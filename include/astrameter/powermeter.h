@@ -47,7 +47,7 @@ struct pm_driver {
  * younger than this answers a battery request at once. */
 #define PM_DEFAULT_FRESH_MS 250
 /* How long a parked battery request waits for a reading. */
-#define PM_WAIT_MS 2000
+#define PM_WAIT_MS      2000
 #define PM_MAX_NETMASKS 16
 /* Default bound after which an in-flight fetch is considered lost (a driver bug or a wedged
  * peer): the next request may start a new one. Drivers time out well before. */
@@ -110,13 +110,13 @@ bool pm_section_is_known_unsupported(const char *section, const char **kind);
 
 /* Parses NETMASK (comma list of IPv4 CIDRs, "a.b.c.d" = /32). 0/-1. */
 int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap,
-		     struct err *e);
+                     struct err *e);
 bool pm_netmask_match(const struct pm_netmask *nm, size_t n, uint32_t ip);
 
 /* Creates a meter from a powermeter section (driver configure, common keys, chain). The
  * general section supplies defaults. Returns NULL with e set on any bad value. */
 struct pm_meter *pm_meter_new(const struct pm_driver *drv, struct cfg_section *sec,
-			      struct cfg_section *general, struct pm_ctx *ctx, struct err *e);
+                              struct cfg_section *general, struct pm_ctx *ctx, struct err *e);
 int pm_meter_start(struct pm_meter *m, struct err *e);
 /* Stops the driver, fails every waiter with NULL, frees everything. */
 void pm_meter_free(struct pm_meter *m);
@@ -125,8 +125,8 @@ void pm_meter_free(struct pm_meter *m);
  *  1: *out holds a reading fresh enough to answer at once;
  *  0: w was parked; fn will run later;
  * -1: no reading can be had (the caller sends its hold answer). */
-int pm_meter_read(struct pm_meter *m, ev_ms now, struct pm_waiter *w, pm_waiter_fn *fn,
-		  void *arg, struct pm_reading *out);
+int pm_meter_read(struct pm_meter *m, ev_ms now, struct pm_waiter *w, pm_waiter_fn *fn, void *arg,
+                  struct pm_reading *out);
 /* Removes a parked waiter without calling it (no-op if not parked). */
 void pm_waiter_cancel(struct pm_waiter *w);
 /* Starts a fetch now unless one is in flight (push meters: no-op). */
@@ -146,7 +146,7 @@ struct pm_meter *pm_route(const struct pm_set *set, uint32_t ip);
 
 /* drivers */
 extern const struct pm_driver pm_json_http_driver; /* src/powermeter/json_http.c */
-extern const struct pm_driver pm_script_driver;	   /* src/powermeter/script.c */
+extern const struct pm_driver pm_script_driver;    /* src/powermeter/script.c */
 /* HTTP-polled meters, one file each in src/powermeter/ */
 extern const struct pm_driver pm_shelly_driver;
 extern const struct pm_driver pm_tasmota_driver;

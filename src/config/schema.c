@@ -214,7 +214,8 @@ static const struct cfg_schema_key k_json_http[] = {
         {"URL", H}, {"JSON_PATHS", H}, {"USERNAME", H}, {"PASSWORD", H}, {"HEADERS", H}, END,
 };
 static const struct cfg_schema_key k_homewizard[] = {
-        {"IP", H}, {"TOKEN", H}, {"SERIAL", H}, {"VERIFY_SSL", H}, {"CA_FILE", H | CFG_KEY_LOCAL}, END,
+        {"IP", H}, {"TOKEN", H}, {"SERIAL", H}, {"VERIFY_SSL", H}, {"CA_FILE", H | CFG_KEY_LOCAL},
+        END,
 };
 static const struct cfg_schema_key k_envoy[] = {
         {"HOST", H},       {"TOKEN", H}, {"USERNAME", H}, {"PASSWORD", H}, {"SERIAL", H},

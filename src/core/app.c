@@ -27,11 +27,9 @@
 
 #define COMP "main"
 
-
-
 /* Self-test as upstream: each meter gets up to 4 attempts 5 s apart. */
-#define SELFTEST_ATTEMPTS 4
-#define SELFTEST_RETRY_MS 5000
+#define SELFTEST_ATTEMPTS     4
+#define SELFTEST_RETRY_MS     5000
 #define SELFTEST_PUSH_WAIT_MS 30000
 
 struct app_device {
@@ -51,18 +49,18 @@ struct app {
 	struct app_device dev[APP_MAX_DEVICES];
 	size_t n_dev;
 	struct web_device wdev[APP_MAX_DEVICES]; /* the devices as the health endpoint sees them */
-	bool web_enabled;  /* [GENERAL] ENABLE_WEB_SERVER */
-	long web_port;     /* [GENERAL] WEB_SERVER_PORT */
-	ev_ms health_max;  /* [GENERAL] HEALTH_MAX_AGE (ours), ms; 0 = off */
+	bool web_enabled;                        /* [GENERAL] ENABLE_WEB_SERVER */
+	long web_port;                           /* [GENERAL] WEB_SERVER_PORT */
+	ev_ms health_max;                        /* [GENERAL] HEALTH_MAX_AGE (ours), ms; 0 = off */
 	bool skip_test;
 	int sigfd;
 	enum { RUN_GO, RUN_EXIT, RUN_RELOAD } next;
 };
 
-static const char *const device_type_names[] = {"ct002",	    "ct003",
-						"shellypro3em",	    "shellyemg3",
-						"shellyproem50",    "shellypro3em_old",
-						"shellypro3em_new"};
+static const char *const device_type_names[] = {"ct002",           "ct003",
+                                                "shellypro3em",    "shellyemg3",
+                                                "shellyproem50",   "shellypro3em_old",
+                                                "shellypro3em_new"};
 
 static bool valid_device_type(const char *t)
 {
@@ -117,13 +115,13 @@ int app_parse_args(int argc, char **argv, struct app_opts *o, struct err *e)
 			val = eq + 1;
 			a = name;
 		}
-#define NEED_VALUE()                                                                         \
-	do {                                                                                 \
-		if (!val) {                                                                  \
-			if (i + 1 >= argc)                                                   \
-				return err_set(e, "option %s needs a value", a);             \
-			val = argv[++i];                                                     \
-		}                                                                            \
+#define NEED_VALUE()                                                             \
+	do {                                                                     \
+		if (!val) {                                                      \
+			if (i + 1 >= argc)                                       \
+				return err_set(e, "option %s needs a value", a); \
+			val = argv[++i];                                         \
+		}                                                                \
 	} while (0)
 		if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
 			NEED_VALUE();
@@ -135,7 +133,7 @@ int app_parse_args(int argc, char **argv, struct app_opts *o, struct err *e)
 		} else if (!strcmp(a, "-t") || !strcmp(a, "--skip-powermeter-test")) {
 			o->skip_test = 1;
 		} else if (!strcmp(a, "-d") || !strcmp(a, "--device-types") ||
-			   !strcmp(a, "--device-ids")) {
+		           !strcmp(a, "--device-ids")) {
 			bool types = strcmp(a, "--device-ids") != 0;
 			const char **dst = types ? o->device_types : o->device_ids;
 			size_t *n = types ? &o->n_types : &o->n_ids;
@@ -145,7 +143,7 @@ int app_parse_args(int argc, char **argv, struct app_opts *o, struct err *e)
 			while (i + 1 < argc && argv[i + 1][0] != '-') {
 				if (*n >= APP_MAX_DEVICES)
 					return err_set(e, "%s: at most %d entries", a,
-						       APP_MAX_DEVICES);
+					               APP_MAX_DEVICES);
 				dst[(*n)++] = argv[++i];
 			}
 			if (*n == 0)
@@ -153,12 +151,13 @@ int app_parse_args(int argc, char **argv, struct app_opts *o, struct err *e)
 			if (types) {
 				for (size_t k = 0; k < *n; k++)
 					if (!valid_device_type(dst[k]))
-						return err_set(e,
-							       "%s: invalid choice '%s' (choose from "
-							       "ct002, ct003, shellypro3em, shellyemg3, "
-							       "shellyproem50, shellypro3em_old, "
-							       "shellypro3em_new)",
-							       a, dst[k]);
+						return err_set(
+						        e,
+						        "%s: invalid choice '%s' (choose from "
+						        "ct002, ct003, shellypro3em, shellyemg3, "
+						        "shellyproem50, shellypro3em_old, "
+						        "shellypro3em_new)",
+						        a, dst[k]);
 			}
 		} else if (!strcmp(a, "--throttle-interval")) {
 			NEED_VALUE();
@@ -206,7 +205,7 @@ static const char *shelly_id_prefix(const char *type)
 
 /* Resolves DEVICE_TYPE / DEVICE_IDS (CLI first) into app->dev[] (no sockets yet). */
 static int resolve_devices(struct app *app, const struct app_opts *o, struct emu_env *env,
-			   struct err *e)
+                           struct err *e)
 {
 	char types_buf[512], ids_buf[1024];
 	char *types[APP_MAX_DEVICES], *ids[APP_MAX_DEVICES];
@@ -223,7 +222,7 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 		for (size_t i = 0; i < nt; i++)
 			if (!valid_device_type(types[i]))
 				return err_set(e, "[GENERAL] DEVICE_TYPE: unknown device type '%s'",
-					       types[i]);
+				               types[i]);
 	}
 	if (nt == 0)
 		return err_set(e, "[GENERAL] DEVICE_TYPE: no device type given");
@@ -270,10 +269,11 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 			return -1;
 		for (size_t k = 0; k < n_ct; k++)
 			if (ct_ports[k] == port)
-				return err_set(e,
-					       "[CT002]/[CT003] UDP_PORT: several CT002/CT003 devices "
-					       "use port %ld; set UDP_PORT in [CT003] to another port",
-					       port);
+				return err_set(
+				        e,
+				        "[CT002]/[CT003] UDP_PORT: several CT002/CT003 devices "
+				        "use port %ld; set UDP_PORT in [CT003] to another port",
+				        port);
 		ct_ports[n_ct++] = port;
 	}
 	for (size_t i = 0; i < app->n_dev; i++) {
@@ -311,7 +311,7 @@ static int build_meters(struct app *app, struct err *e)
 	}
 	if (app->meters.n == 0)
 		return err_set(e, "no usable powermeter section in the configuration (e.g. "
-				  "[JSON_HTTP] with URL and JSON_PATHS)");
+		                  "[JSON_HTTP] with URL and JSON_PATHS)");
 	return 0;
 }
 
@@ -352,9 +352,9 @@ static int app_configure(struct app *app, const struct app_opts *o, struct err *
 	double max_age;
 	if (cfg_get_bool(app->general, "enable_web_server", true, &app->web_enabled, e) != 0 ||
 	    cfg_get_int(app->general, "web_server_port", WEB_DEFAULT_PORT, 1, 65535, &app->web_port,
-			e) != 0 ||
+	                e) != 0 ||
 	    cfg_get_double(app->general, "health_max_age", WEB_DEFAULT_MAX_AGE_MS / 1000.0, 0,
-			   86400 * 365, &max_age, e) != 0)
+	                   86400 * 365, &max_age, e) != 0)
 		return -1;
 	app->health_max = (ev_ms)(max_age * 1000.0);
 	app->skip_test = o->skip_test == 1 ? true : skip;
@@ -367,9 +367,9 @@ static int app_configure(struct app *app, const struct app_opts *o, struct err *
 	if (build_meters(app, e) != 0)
 		return -1;
 	struct emu_env env = {.loop = app->loop,
-			      .meters = &app->meters,
-			      .cfg = &app->cfg,
-			      .general = app->general};
+	                      .meters = &app->meters,
+	                      .cfg = &app->cfg,
+	                      .general = app->general};
 	if (resolve_devices(app, o, &env, e) != 0)
 		return -1;
 	/* Keys nobody asked for: unknown, or known upstream but not built here. */
@@ -390,10 +390,11 @@ static void print_summary(const struct app *app, FILE *f)
 		const struct pm_meter *m = app->meters.m[i];
 		char chain[256];
 		flt_chain_describe(m->chain, chain, sizeof(chain));
-		fprintf(f, "powermeter [%s]: %s, %zu netmask(s), throttle %lld ms, wait for next %s,"
-			   " filters: %s\n",
-			m->name, m->drv->name, m->n_netmask, (long long)m->throttle_ms,
-			m->wait_for_next ? "yes" : "no", chain);
+		fprintf(f,
+		        "powermeter [%s]: %s, %zu netmask(s), throttle %lld ms, wait for next %s,"
+		        " filters: %s\n",
+		        m->name, m->drv->name, m->n_netmask, (long long)m->throttle_ms,
+		        m->wait_for_next ? "yes" : "no", chain);
 	}
 	fprintf(f, "powermeter self-test: %s\n", app->skip_test ? "skipped" : "at startup");
 }
@@ -415,8 +416,8 @@ static void selftest_result(struct selftest *t, const struct pm_reading *r)
 		return;
 	}
 	log_warnx(COMP, "powermeter [%s] self-test attempt %d of %d failed: %s", t->m->name,
-		  t->attempts, SELFTEST_ATTEMPTS,
-		  t->m->last_error[0] ? t->m->last_error : "no reading in time");
+	          t->attempts, SELFTEST_ATTEMPTS,
+	          t->m->last_error[0] ? t->m->last_error : "no reading in time");
 	if (t->attempts >= SELFTEST_ATTEMPTS)
 		t->failed = true;
 }
@@ -588,17 +589,17 @@ static struct web_server *web_start(const struct app *app, ev_ms boot)
 	if (!app->web_enabled)
 		return NULL;
 	struct web_opts wo = {.port = (uint16_t)app->web_port,
-			      .max_age_ms = app->health_max,
-			      .version = AM_VERSION,
-			      .git_commit = getenv("GIT_COMMIT_SHA"),
-			      .boot = boot};
+	                      .max_age_ms = app->health_max,
+	                      .version = AM_VERSION,
+	                      .git_commit = getenv("GIT_COMMIT_SHA"),
+	                      .boot = boot};
 	struct err e = {{0}};
 	struct web_server *w = web_server_new(app->loop, &wo, &e);
 	if (!w)
 		log_error(COMP, "health endpoint not available: %s", e.msg);
 	else
 		log_info(COMP, "health endpoint on http://0.0.0.0:%u/health",
-			 (unsigned)web_server_port(w));
+		         (unsigned)web_server_port(w));
 	return w;
 }
 
@@ -609,9 +610,9 @@ static void web_attach(struct web_server *w, struct app *app)
 		return;
 	for (size_t i = 0; i < app->n_dev; i++)
 		app->wdev[i] = (struct web_device){.type = app->dev[i].type,
-						   .id = app->dev[i].id,
-						   .ops = app->dev[i].ops,
-						   .self = app->dev[i].self};
+		                                   .id = app->dev[i].id,
+		                                   .ops = app->dev[i].ops,
+		                                   .self = app->dev[i].self};
 	web_server_set_sources(w, &app->meters, app->wdev, app->n_dev, ev_now(app->loop));
 }
 
@@ -692,7 +693,7 @@ int app_main(const struct app_opts *o)
 			int st = app->skip_test ? 0 : run_selftest(app);
 			if (st < 0) {
 				log_error(COMP, "powermeter self-test failed; exiting (use -t or "
-						"SKIP_POWERMETER_TEST = True to skip it)");
+				                "SKIP_POWERMETER_TEST = True to skip it)");
 				break;
 			}
 			if (st == 0 && start_devices(app) != 0) {

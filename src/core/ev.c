@@ -137,10 +137,12 @@ int ev_io_add(struct ev_loop *l, int fd, unsigned events, ev_io_fn *fn, void *ar
 		return -1;
 	}
 	uint32_t gen = ++l->next_gen;
-	struct epoll_event ee = {.events = to_epoll(events), .data.u64 = ((uint64_t)gen << 32) | (uint32_t)fd};
+	struct epoll_event ee = {.events = to_epoll(events),
+	                         .data.u64 = ((uint64_t)gen << 32) | (uint32_t)fd};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ee) != 0)
 		return -1;
-	*w = (struct ev_io){.fd = fd, .events = events, .fn = fn, .arg = arg, .gen = gen, .live = 1};
+	*w = (struct ev_io){
+	        .fd = fd, .events = events, .fn = fn, .arg = arg, .gen = gen, .live = 1};
 	return 0;
 }
 
@@ -153,7 +155,8 @@ int ev_io_mod(struct ev_loop *l, int fd, unsigned events)
 	struct ev_io *w = &l->io[fd];
 	if (w->events == events)
 		return 0;
-	struct epoll_event ee = {.events = to_epoll(events), .data.u64 = ((uint64_t)w->gen << 32) | (uint32_t)fd};
+	struct epoll_event ee = {.events = to_epoll(events),
+	                         .data.u64 = ((uint64_t)w->gen << 32) | (uint32_t)fd};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ee) != 0)
 		return -1;
 	w->events = events;
@@ -182,7 +185,7 @@ uint64_t ev_timer_add(struct ev_loop *l, ev_ms delay, ev_timer_fn *fn, void *arg
 	}
 	uint64_t id = l->next_timer_id++;
 	l->timers[l->n_timers++] = (struct ev_timer){
-		.id = id, .due = l->now + (delay < 0 ? 0 : delay), .fn = fn, .arg = arg, .live = 1};
+	        .id = id, .due = l->now + (delay < 0 ? 0 : delay), .fn = fn, .arg = arg, .live = 1};
 	return id;
 }
 

@@ -20,9 +20,8 @@ int log_level_parse(const char *s, enum log_level *out)
 	static const struct {
 		const char *name;
 		enum log_level lvl;
-	} map[] = {{"debug", LOG_LVL_DEBUG},   {"info", LOG_LVL_INFO},
-		   {"warn", LOG_LVL_WARN},     {"warning", LOG_LVL_WARN},
-		   {"error", LOG_LVL_ERROR},   {"critical", LOG_LVL_CRIT}};
+	} map[] = {{"debug", LOG_LVL_DEBUG},  {"info", LOG_LVL_INFO},   {"warn", LOG_LVL_WARN},
+	           {"warning", LOG_LVL_WARN}, {"error", LOG_LVL_ERROR}, {"critical", LOG_LVL_CRIT}};
 	if (!s)
 		return -1;
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -58,7 +57,7 @@ static void vlog(enum log_level lvl, const char *comp, const char *fmt, va_list 
 	localtime_r(&ts.tv_sec, &tm);
 	int n = (int)strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
 	n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %s: ", level_names[lvl],
-		      comp ? comp : "astrameter");
+	              comp ? comp : "astrameter");
 	if (n < (int)sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	/* One write per line so concurrent writers (the simulator in tests) do not interleave. */
@@ -81,7 +80,7 @@ void log_msg(enum log_level lvl, const char *comp, const char *fmt, ...)
 }
 
 #define COMPLAIN_FIRST_MS 30000
-#define COMPLAIN_MAX_MS 3600000
+#define COMPLAIN_MAX_MS   3600000
 
 void log_complain(struct log_complain *c, ev_ms now, const char *comp, const char *fmt, ...)
 {

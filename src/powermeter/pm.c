@@ -17,8 +17,7 @@
 #include "astrameter/filter.h"
 #include "astrameter/powermeter.h"
 
-int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap,
-		     struct err *e)
+int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap, struct err *e)
 {
 	*n = 0;
 	const char *p = list;
@@ -82,7 +81,7 @@ struct pm_meter *pm_route(const struct pm_set *set, uint32_t ip)
 }
 
 struct pm_meter *pm_meter_new(const struct pm_driver *drv, struct cfg_section *sec,
-			      struct cfg_section *general, struct pm_ctx *ctx, struct err *e)
+                              struct cfg_section *general, struct pm_ctx *ctx, struct err *e)
 {
 	struct pm_meter *m = calloc(1, sizeof(*m));
 	if (!m) {
@@ -111,11 +110,11 @@ struct pm_meter *pm_meter_new(const struct pm_driver *drv, struct cfg_section *s
 	}
 	double throttle;
 	if (cfg_get_double(cfg_pick(sec, general, "throttle_interval"), "throttle_interval", 0.0,
-			   0.0, 86400.0, &throttle, e) != 0)
+	                   0.0, 86400.0, &throttle, e) != 0)
 		goto fail;
 	m->throttle_ms = (ev_ms)llround(throttle * 1000.0);
 	if (cfg_get_bool(cfg_pick(sec, general, "wait_for_next_message"), "wait_for_next_message",
-			 true, &m->wait_for_next, e) != 0)
+	                 true, &m->wait_for_next, e) != 0)
 		goto fail;
 
 	if (drv->configure && drv->configure(m, sec, e) != 0)
@@ -205,8 +204,8 @@ static ev_ms deadline_cb(struct ev_loop *loop, void *arg)
 		pm_waiter_cancel(due);
 		/* A push meter answers a timed-out wait with what it has (upstream swallows
 		 * the wait timeout and reads the current values); a pull meter holds. */
-		const struct pm_reading *r = (m->drv->push && m->have && !m->failed) ? &m->filtered
-										   : NULL;
+		const struct pm_reading *r =
+		        (m->drv->push && m->have && !m->failed) ? &m->filtered : NULL;
 		due->fn(due, r, due->arg);
 	}
 	if (next < 0) {
@@ -224,7 +223,7 @@ void pm_meter_kick(struct pm_meter *m, ev_ms now)
 		if (now - m->fetch_started < m->stuck_ms)
 			return;
 		log_warnx(m->name, "fetch started %lld ms ago never completed; starting a new one",
-			  (long long)(now - m->fetch_started));
+		          (long long)(now - m->fetch_started));
 	}
 	m->in_flight = true;
 	m->fetch_started = now;
@@ -236,8 +235,8 @@ void pm_meter_kick(struct pm_meter *m, ev_ms now)
 	}
 }
 
-int pm_meter_read(struct pm_meter *m, ev_ms now, struct pm_waiter *w, pm_waiter_fn *fn,
-		  void *arg, struct pm_reading *out)
+int pm_meter_read(struct pm_meter *m, ev_ms now, struct pm_waiter *w, pm_waiter_fn *fn, void *arg,
+                  struct pm_reading *out)
 {
 	if (m->drv->push) {
 		if (!m->wait_for_next) {
@@ -297,13 +296,13 @@ void pm_meter_publish(struct pm_meter *m, const struct pm_reading *r)
 	m->last_success = now;
 	m->seq++;
 	log_release(&m->complain, m->name, "reading again after %llu failed fetches",
-		    (unsigned long long)m->failures);
+	            (unsigned long long)m->failures);
 	if (log_enabled(LOG_LVL_DEBUG)) {
 		char buf[160];
 		int n = 0;
 		for (unsigned i = 0; i < v.n && n < (int)sizeof(buf) - 16; i++)
 			n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s%.1f", i ? "," : "",
-				      v.w[i]);
+			              v.w[i]);
 		log_debug(m->name, "reading [%s] W", buf);
 	}
 	wake_all(m, &m->filtered);

@@ -10,8 +10,8 @@
 
 #include "astrameter/app.h"
 
-#define ARGV(...) ((char *[]){"astrameter", __VA_ARGS__, NULL})
-#define ARGC(...) ((int)(sizeof((char *[]){"astrameter", __VA_ARGS__}) / sizeof(char *)))
+#define ARGV(...)        ((char *[]){"astrameter", __VA_ARGS__, NULL})
+#define ARGC(...)        ((int)(sizeof((char *[]){"astrameter", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(o, e, ...) app_parse_args(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), o, e)
 
 static void defaults(void **state)
@@ -35,8 +35,9 @@ static void upstream_options(void **state)
 	struct app_opts o;
 	struct err e;
 	assert_int_equal(PARSE(&o, &e, "-c", "/etc/a.ini", "-t", "-log", "debug", "-d", "ct002",
-			       "shellyemg3", "--device-ids", "x", "y", "--throttle-interval", "2.5"),
-			 0);
+	                       "shellyemg3", "--device-ids", "x", "y", "--throttle-interval",
+	                       "2.5"),
+	                 0);
 	assert_string_equal(o.config_path, "/etc/a.ini");
 	assert_int_equal(o.skip_test, 1);
 	assert_int_equal(o.level, LOG_LVL_DEBUG);
@@ -82,10 +83,10 @@ static void errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults),
-		cmocka_unit_test(upstream_options),
-		cmocka_unit_test(loglevel_env_and_unknown_fallback),
-		cmocka_unit_test(errors),
+	        cmocka_unit_test(defaults),
+	        cmocka_unit_test(upstream_options),
+	        cmocka_unit_test(loglevel_env_and_unknown_fallback),
+	        cmocka_unit_test(errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

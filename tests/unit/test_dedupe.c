@@ -49,9 +49,9 @@ static void overflow_reuses_oldest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(disabled_accepts_everything),
-		cmocka_unit_test(window_drops_and_drop_does_not_refresh),
-		cmocka_unit_test(overflow_reuses_oldest),
+	        cmocka_unit_test(disabled_accepts_everything),
+	        cmocka_unit_test(window_drops_and_drop_does_not_refresh),
+	        cmocka_unit_test(overflow_reuses_oldest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

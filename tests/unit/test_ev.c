@@ -176,11 +176,11 @@ static void run_once_waits_for_next_timer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(timers_fire_on_fake_clock),
-		cmocka_unit_test(timer_deletes_another_and_itself),
-		cmocka_unit_test(timer_reset_moves_deadline),
-		cmocka_unit_test(io_dispatch_and_delete_in_callback),
-		cmocka_unit_test(run_once_waits_for_next_timer),
+	        cmocka_unit_test(timers_fire_on_fake_clock),
+	        cmocka_unit_test(timer_deletes_another_and_itself),
+	        cmocka_unit_test(timer_reset_moves_deadline),
+	        cmocka_unit_test(io_dispatch_and_delete_in_callback),
+	        cmocka_unit_test(run_once_waits_for_next_timer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

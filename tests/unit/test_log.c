@@ -52,8 +52,8 @@ static void complain_backs_off_and_releases_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(level_names),
-		cmocka_unit_test(complain_backs_off_and_releases_once),
+	        cmocka_unit_test(level_names),
+	        cmocka_unit_test(complain_backs_off_and_releases_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

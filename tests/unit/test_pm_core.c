@@ -33,9 +33,9 @@ static int fake_poll(struct pm_meter *m, ev_ms now)
 }
 
 static const struct pm_driver fake_pull = {
-	.name = "FAKE", .priv_size = sizeof(struct fake), .poll = fake_poll};
-static const struct pm_driver fake_push = {.name = "FAKEPUSH", .priv_size = sizeof(struct fake),
-					   .push = true};
+        .name = "FAKE", .priv_size = sizeof(struct fake), .poll = fake_poll};
+static const struct pm_driver fake_push = {
+        .name = "FAKEPUSH", .priv_size = sizeof(struct fake), .push = true};
 
 struct got {
 	int calls;
@@ -67,7 +67,7 @@ static struct pm_meter *make(struct env *env, const struct pm_driver *drv, const
 	struct err e;
 	assert_int_equal(cfg_load_string(&env->cfg, ini, &e), 0);
 	struct pm_meter *m = pm_meter_new(drv, &env->cfg.sec[env->cfg.n - 1],
-					  cfg_find(&env->cfg, "GENERAL"), &env->ctx, &e);
+	                                  cfg_find(&env->cfg, "GENERAL"), &env->ctx, &e);
 	assert_non_null(m);
 	return m;
 }
@@ -167,8 +167,7 @@ static void failure_holds_and_backs_off(void **state)
 	assert_int_equal(pm_meter_read(m, fake_now + 10, &w, got_cb, &g, &out), -1);
 	assert_int_equal(f->polls, 1);
 	/* After the freshness bound a new attempt is made. */
-	assert_int_equal(pm_meter_read(m, fake_now + PM_DEFAULT_FRESH_MS, &w, got_cb, &g, &out),
-			 0);
+	assert_int_equal(pm_meter_read(m, fake_now + PM_DEFAULT_FRESH_MS, &w, got_cb, &g, &out), 0);
 	assert_int_equal(f->polls, 2);
 	pm_waiter_cancel(&w);
 	done(&env, m);
@@ -250,8 +249,14 @@ static void netmask_parse_and_match(void **state)
 	assert_true(pm_netmask_match(nm, n, ip("192.168.1.200")));
 	assert_int_equal(pm_netmask_parse("0.0.0.0/0", nm, &n, 4, &e), 0);
 	assert_true(pm_netmask_match(nm, n, ip("8.8.8.8")));
-	const char *bad[] = {"", "1.2.3.4/", "1.2.3/24", "1.2.3.4/40", "a.b.c.d", "1.2.3.4,",
-			     "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5", "::1/128"};
+	const char *bad[] = {"",
+	                     "1.2.3.4/",
+	                     "1.2.3/24",
+	                     "1.2.3.4/40",
+	                     "a.b.c.d",
+	                     "1.2.3.4,",
+	                     "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5",
+	                     "::1/128"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(pm_netmask_parse(bad[i], nm, &n, 4, &e), -1);
 }
@@ -274,13 +279,13 @@ static void route_first_match_in_file_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parks_coalesces_then_serves_from_cache),
-		cmocka_unit_test(deadline_gives_hold_after_2s),
-		cmocka_unit_test(failure_holds_and_backs_off),
-		cmocka_unit_test(push_meter_waits_for_next_message),
-		cmocka_unit_test(rejects_bad_common_keys),
-		cmocka_unit_test(netmask_parse_and_match),
-		cmocka_unit_test(route_first_match_in_file_order),
+	        cmocka_unit_test(parks_coalesces_then_serves_from_cache),
+	        cmocka_unit_test(deadline_gives_hold_after_2s),
+	        cmocka_unit_test(failure_holds_and_backs_off),
+	        cmocka_unit_test(push_meter_waits_for_next_message),
+	        cmocka_unit_test(rejects_bad_common_keys),
+	        cmocka_unit_test(netmask_parse_and_match),
+	        cmocka_unit_test(route_first_match_in_file_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
