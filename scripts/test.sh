@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 JOBS=$(nproc 2>/dev/null || echo 2)
 
+echo "== format"
+./scripts/check-format.sh
+
 echo "== unit + fuzz corpus (ASan+UBSan)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$JOBS"
