@@ -383,6 +383,65 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Starts the simulator and the daemon on a fresh CT port and waits until the daemon is
+ * up. 0 when both run (app started, r->pid set); 1 when the port was lost to another
+ * process (everything stopped again, try another); -1 on any other failure (stopped). */
+static int start_pair(struct run *r, struct sim_config *cfg, const char *cfgp, const char *logp,
+                      struct err *e)
+{
+	const struct eval_opts *o = r->o;
+	uint16_t ct_port;
+	if (free_udp_port(&ct_port, e) < 0)
+		return -1;
+	build_sim_config(r, ct_port, cfg);
+	if (sim_config_validate(cfg, e) < 0 || sim_app_start(r->app, cfg, r->loop, e) < 0)
+		return -1;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char ini[2048];
+	if (getsockname(r->app->http_fd, (struct sockaddr *)&sa, &sl) < 0) {
+		err_set(e, "getsockname: %s", strerror(errno));
+		goto fail;
+	}
+	if (daemon_config(r, ct_port, ntohs(sa.sin_port), ini, sizeof(ini)) < 0) {
+		err_set(e, "daemon config too long");
+		goto fail;
+	}
+	if (write_file(cfgp, ini, e) < 0)
+		goto fail;
+	r->pid = spawn_daemon(o->daemon_bin, cfgp, logp, e);
+	if (r->pid < 0)
+		goto fail;
+	/* Wait until the daemon holds its CT port, so the first polls are answered, then a
+	 * moment more: if someone else held the port, the daemon exits right away. */
+	double t_wait = mono_s(), t_seen = 0;
+	for (;;) {
+		if (waitpid(r->pid, NULL, WNOHANG) == r->pid) {
+			r->pid = -1;
+			err_set(e, "daemon %s exited at start-up", o->daemon_bin);
+			tail_log(logp, e);
+			sim_app_stop(r->app);
+			return strstr(e->msg, "Address already in use") ? 1 : -1;
+		}
+		if (t_seen == 0 && udp_port_taken(ct_port))
+			t_seen = mono_s();
+		if (t_seen > 0 && mono_s() - t_seen > 0.3)
+			return 0;
+		if (mono_s() - t_wait > 10.0) {
+			err_set(e, "daemon did not open UDP port %u within 10 s", ct_port);
+			tail_log(logp, e);
+			goto fail;
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+		(void)nanosleep(&ts, NULL);
+	}
+fail:
+	stop_daemon(r->pid);
+	r->pid = -1;
+	sim_app_stop(r->app);
+	return -1;
+}
+
 void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *o, struct err *e)
 {
 	struct run r;
@@ -412,51 +471,33 @@ void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *
 	r.app = calloc(1, sizeof(*r.app));
 	r.loop = ev_new(NULL, NULL);
 	bool started = false;
-	uint16_t ct_port;
 	if (!cfg || !r.app || !r.loop) {
 		err_set(e, "out of memory");
 		goto done;
 	}
-	if (free_udp_port(&ct_port, e) < 0 || load_trace(&r, e) < 0 ||
-	    eval_build_events(sc, r.duration, o->seed, &r.ev, e) < 0)
+	if (load_trace(&r, e) < 0 || eval_build_events(sc, r.duration, o->seed, &r.ev, e) < 0)
 		goto done;
-	build_sim_config(&r, ct_port, cfg);
-	if (sim_config_validate(cfg, e) < 0 || sim_app_start(r.app, cfg, r.loop, e) < 0)
-		goto done;
+	/* A free port can be taken by someone else between our check and the daemon's bind
+	 * (parallel runs, other tests): then start over on another port. */
+	for (int attempt = 0;; attempt++) {
+		int rc = start_pair(&r, cfg, cfgp, logp, e);
+		if (rc == 0)
+			break;
+		if (rc < 0 || attempt == 4)
+			goto done;
+		if (o->verbose)
+			fprintf(stderr, "astra-sim eval: %s: %s; retrying on another port\n",
+			        sc->name, e->msg);
+		/* A fresh loop: the stopped simulator's periodic timers are still on the old
+		 * one. */
+		ev_free(r.loop);
+		r.loop = ev_new(NULL, NULL);
+		if (!r.loop) {
+			err_set(e, "out of memory");
+			goto done;
+		}
+	}
 	started = true;
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	if (getsockname(r.app->http_fd, (struct sockaddr *)&sa, &sl) < 0) {
-		err_set(e, "getsockname: %s", strerror(errno));
-		goto done;
-	}
-	char ini[2048];
-	if (daemon_config(&r, ct_port, ntohs(sa.sin_port), ini, sizeof(ini)) < 0) {
-		err_set(e, "daemon config too long");
-		goto done;
-	}
-	if (write_file(cfgp, ini, e) < 0)
-		goto done;
-	r.pid = spawn_daemon(o->daemon_bin, cfgp, logp, e);
-	if (r.pid < 0)
-		goto done;
-	/* Wait until the daemon holds its CT port, so the first polls are answered. */
-	double t_wait = mono_s();
-	while (!udp_port_taken(ct_port)) {
-		if (waitpid(r.pid, NULL, WNOHANG) == r.pid) {
-			r.pid = -1;
-			err_set(e, "daemon %s exited at start-up", o->daemon_bin);
-			tail_log(logp, e);
-			goto done;
-		}
-		if (mono_s() - t_wait > 10.0) {
-			err_set(e, "daemon did not open UDP port %u within 10 s", ct_port);
-			tail_log(logp, e);
-			goto done;
-		}
-		struct timespec ts = {0, 20 * 1000000L};
-		(void)nanosleep(&ts, NULL);
-	}
 	/* The clock starts now: simulation time 0 is when the daemon is ready. */
 	r.app->poll_jitter = 0.0;
 	double ts_scale = r.app->cfg.time_scale;
