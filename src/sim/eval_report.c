@@ -312,7 +312,9 @@ static void html_scenario(FILE *f, const cJSON *h, const cJSON *b)
 		bool okb = false, okh;
 		double hv = num(h, eval_report_keys[i], &okh);
 		double bv = b ? num(b, eval_report_keys[i], &okb) : 0;
-		fprintf(f, "<tr><td title=\"%s\">%s</td>", glossary[i], eval_report_keys[i]);
+		fprintf(f, "<tr><td title=\"");
+		html_text(f, glossary[i]);
+		fprintf(f, "\">%s</td>", eval_report_keys[i]);
 		if (b) {
 			if (okb)
 				fprintf(f, "<td>%g</td>", bv);
