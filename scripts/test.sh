@@ -22,5 +22,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== integration (release build)"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$JOBS"
-# Serial: some emulated devices listen on fixed ports (Shelly 1010/2220/2222/2223).
-ctest --test-dir build/release -L 'integration|closedloop' --output-on-failure -j 1
+# Two at a time: most of these wait in real time (2 s deadlines, 30 s staleness, closed
+# loops); tests on fixed ports (Shelly 1010/2220/2222/2223) hold a RESOURCE_LOCK.
+ctest --test-dir build/release -L 'integration|closedloop' --output-on-failure -j 2
