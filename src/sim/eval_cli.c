@@ -149,6 +149,9 @@ static pid_t run_child(const struct eval_scenario *sc, const struct eval_opts *o
 	int rc = (s && f && fputs(s, f) >= 0) ? 0 : 1;
 	if (f && fclose(f) != 0)
 		rc = 1;
+	if (rc)
+		fprintf(stderr, "astra-sim eval: %s: cannot write the result to %s\n", sc->name,
+		        path);
 	free(s);
 	cJSON_Delete(res);
 	_exit(rc);
