@@ -169,11 +169,15 @@ static bool set_state(struct ha_model *m, size_t i, const cJSON *st, char *why, 
 	}
 	m->valid[i] = false;
 	if (why) {
+		/* The message is only a log line: a truncated one is fine. */
+		int n;
 		if (cJSON_IsString(st) && st->valuestring)
-			snprintf(why, cap, "%.100s state '%.40s' is not numeric", m->id[i],
-			         st->valuestring);
+			n = snprintf(why, cap, "%.100s state '%.40s' is not numeric", m->id[i],
+			             st->valuestring);
 		else
-			snprintf(why, cap, "%.100s has no numeric state", m->id[i]);
+			n = snprintf(why, cap, "%.100s has no numeric state", m->id[i]);
+		if (n < 0 && cap)
+			why[0] = '\0';
 	}
 	return false;
 }

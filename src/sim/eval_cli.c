@@ -126,7 +126,9 @@ static const char *find_daemon(char *buf, size_t len)
 		return env;
 	char dir[PATH_MAX];
 	exe_dir(dir, sizeof(dir));
-	snprintf(buf, len, "%s/astrameter", dir);
+	/* A directory too long for buf cannot hold our binary: fall back to $PATH. */
+	if (snprintf(buf, len, "%s/astrameter", dir) >= (int)len)
+		return "astrameter";
 	return is_file(buf, S_IFREG) ? buf : "astrameter";
 }
 

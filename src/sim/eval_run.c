@@ -390,7 +390,7 @@ static int start_pair(struct run *r, struct sim_config *cfg, const char *cfgp, c
                       struct err *e)
 {
 	const struct eval_opts *o = r->o;
-	uint16_t ct_port;
+	uint16_t ct_port = 0;
 	if (free_udp_port(&ct_port, e) < 0)
 		return -1;
 	build_sim_config(r, ct_port, cfg);
