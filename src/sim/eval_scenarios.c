@@ -426,6 +426,40 @@ static const struct eval_scenario scenarios[] = {
          .meter_interval = 1.0,
          .meter_latency = 0.5,
          .sched = EVAL_SCHED_NETTRACE_FULL},
+        /* ---- user reports (upstream issues), ours ---- */
+        /* #561: three Venus E 3.0 (0.45 s polls) on one phase took 10-15 min to bring a
+         * steady load to zero. 1200 s: oven 360-600 s, kettle 600-780 s and 840-1020 s,
+         * dishwasher from 960 s; the steady holds in between show how fast the pool
+         * settles. */
+        {.name = "issue561_three_venus_e",
+         .description = "Three Venus E 3.0 (0.45 s polls) on one phase, steady load steps "
+                        "(upstream #561)",
+         .bat = {VENUS_V3, VENUS_V3, VENUS_V3},
+         .nbat = 3,
+         .duration = 1200.0,
+         .base = {300, 0, 0},
+         .noise = 10,
+         .loads = HOUSEHOLD_LOADS,
+         .nloads = 3,
+         .meter_interval = 1.0,
+         .meter_latency = 0.5,
+         .sched = EVAL_SCHED_STEPS},
+        /* #624: extra B2500s joined a 2.5 kW demand only after 2-3 min behind a meter
+         * polled every 3 s. Four DC-only B2500 (800 W each) on one phase, base 300 W and a
+         * 2200 W load at 600-780 s and 840-1020 s (2.5 kW demand). */
+        {.name = "issue624_b2500_join",
+         .description = "Four B2500 on one phase, 2.5 kW demand steps over a 3 s meter "
+                        "(upstream #624)",
+         .bat = {B2500, B2500, B2500, B2500},
+         .nbat = 4,
+         .duration = 1200.0,
+         .base = {300, 0, 0},
+         .noise = 10,
+         .loads = {{"kettle", 2200, 'A'}},
+         .nloads = 1,
+         .meter_interval = 3.0,
+         .meter_latency = 0.5,
+         .sched = EVAL_SCHED_STEPS},
 };
 
 size_t eval_scenario_count(void)
