@@ -39,4 +39,34 @@ static const char *const pmt_garbage[] = {
 
 #define PMT_BODY(s) (s), strlen(s)
 
+#include "astrameter/err.h"
+#include "astrameter/reading.h"
+
+/* A body a parser must refuse, and a piece of the error message it must give. */
+struct pmt_bad {
+	const char *body, *msg;
+};
+
+/* A parser with the common signature (tests wrap ones that take configuration). */
+typedef int pmt_parse_fn(const char *body, size_t len, struct pm_reading *r, struct err *e);
+
+/* Every bad[i] must fail (-1) with a message containing bad[i].msg, and every body of
+ * pmt_garbage must fail with some message. */
+static inline void pmt_check_broken(pmt_parse_fn *parse, const struct pmt_bad *bad, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pm_reading r;
+		struct err e = {{0}};
+		int rc = parse(PMT_BODY(bad[i].body), &r, &e);
+		if (rc != -1 || !strstr(e.msg, bad[i].msg))
+			fail_msg("case %zu (%s): rc %d '%s'", i, bad[i].body, rc, e.msg);
+	}
+	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
+		struct pm_reading r;
+		struct err e = {{0}};
+		assert_int_equal(parse(PMT_BODY(pmt_garbage[i]), &r, &e), -1);
+		assert_true(e.msg[0] != '\0');
+	}
+}
+
 #endif

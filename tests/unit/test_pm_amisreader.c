@@ -24,28 +24,14 @@ static void test_recorded(void **state)
 static void test_broken(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *body, *msg;
-	} bad[] = {
+	static const struct pmt_bad bad[] = {
 	        {"{\"saldox\": 1}", "missing field 'saldo'"},
 	        {"{\"saldo\": null}", "null"},
 	        {"{\"saldo\": []}", "not a number"},
 	        {"{\"saldo\": 1e30}", "out of range"},
 	        {"{\"saldo\"", "not valid JSON"},
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pm_reading r;
-		struct err e = {{0}};
-		int rc = parse(PMT_BODY(bad[i].body), &r, &e);
-		if (rc != -1 || !strstr(e.msg, bad[i].msg))
-			fail_msg("case %zu (%s): rc %d '%s'", i, bad[i].body, rc, e.msg);
-	}
-	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
-		struct pm_reading r;
-		struct err e = {{0}};
-		assert_int_equal(parse(PMT_BODY(pmt_garbage[i]), &r, &e), -1);
-		assert_true(e.msg[0] != '\0');
-	}
+	pmt_check_broken(parse, bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 int main(void)

@@ -24,9 +24,7 @@ static void test_recorded(void **state)
 static void test_broken(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *body, *msg;
-	} bad[] = {
+	static const struct pmt_bad bad[] = {
 	        {"{\"Leistung170\": \"400\"}", "missing field 'Leistung270'"},
 	        {"{\"Leistung270\": \"400\"}", "missing field 'Leistung170'"},
 	        {"{\"Leistung170\": null, \"Leistung270\": \"1\"}", "null"},
@@ -34,19 +32,7 @@ static void test_broken(void **state)
 	        {"{\"Leistung170\": \"9999999999999\", \"Leistung270\": \"1\"}", "out of range"},
 	        {"{\"Leistung170\": \"4", "not valid JSON"},
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pm_reading r;
-		struct err e = {{0}};
-		int rc = parse(PMT_BODY(bad[i].body), &r, &e);
-		if (rc != -1 || !strstr(e.msg, bad[i].msg))
-			fail_msg("case %zu (%s): rc %d '%s'", i, bad[i].body, rc, e.msg);
-	}
-	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
-		struct pm_reading r;
-		struct err e = {{0}};
-		assert_int_equal(parse(PMT_BODY(pmt_garbage[i]), &r, &e), -1);
-		assert_true(e.msg[0] != '\0');
-	}
+	pmt_check_broken(parse, bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_no_calculate(void **state)
