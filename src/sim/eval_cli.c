@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* `astra-sim eval`: the command line of the closed-loop evaluation (see eval.h). Runs the
  * selected scenarios (in parallel child processes with --jobs, each with its own daemon and
- * ports), prints a text summary per scenario, and writes the results as JSON, an HTML
- * report and/or a comparison against an earlier result file (ours or the reference's,
- * which share the keys). --input re-reports a saved result file without running. */
+ * ports, or with --engine virtual in-process under a virtual clock), prints a text summary per
+ * scenario, and writes the results as JSON, an HTML report and/or a comparison against an earlier
+ * result file (ours or the reference's, which share the keys). --input re-reports a saved result
+ * file without running. */
 #include "sim/eval.h"
 
 #include <cjson/cJSON.h>
@@ -22,7 +23,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: astra-sim eval [--scenario NAME]... [--mode relay|active] [--duration S]\n"
+	        "usage: astra-sim eval [--scenario NAME]... [--mode relay|active]\n"
+	        "                      [--engine daemon|virtual] [--duration S]\n"
 	        "                      [--time-scale X] [--seed N] [--jobs N] [--set "
 	        "KEY=VALUE]...\n"
 	        "                      [--json PATH|-] [--html PATH] [--compare BASE.json]\n"
@@ -30,9 +32,13 @@ static void usage(FILE *f)
 	        "                      [--keep] [--list] [-q] [-v]\n"
 	        "  --scenario    run only this scenario (repeatable; default: all)\n"
 	        "  --mode        relay (ACTIVE_CONTROL = False, default) or active\n"
+	        "  --engine      daemon (the real daemon over loopback in real time, default)\n"
+	        "                or virtual (our CT002 core and balancer in-process under a\n"
+	        "                virtual clock: a scenario in milliseconds, deterministic)\n"
 	        "  --duration    simulated seconds per scenario (default: the scenario's own;\n"
 	        "                step schedules are compressed to fit, traces are windowed)\n"
-	        "  --time-scale  simulated seconds per wall second (relay mode only; default 1)\n"
+	        "  --time-scale  simulated seconds per wall second (daemon engine, relay mode\n"
+	        "                only; default 1)\n"
 	        "  --set         extra [CT002] key for the daemon, e.g. --set PACE_BASE_STEP=40\n");
 }
 
@@ -232,11 +238,13 @@ enum {
 	O_TRACES,
 	O_KEEP,
 	O_LIST,
+	O_ENGINE,
 };
 
 static const struct option opts[] = {
         {"scenario", required_argument, NULL, O_SCEN},
         {"mode", required_argument, NULL, O_MODE},
+        {"engine", required_argument, NULL, O_ENGINE},
         {"duration", required_argument, NULL, O_DUR},
         {"time-scale", required_argument, NULL, O_TS},
         {"seed", required_argument, NULL, O_SEED},
@@ -327,6 +335,16 @@ int eval_main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_ENGINE:
+			if (!strcmp(optarg, "daemon")) {
+				o.engine = EVAL_ENGINE_DAEMON;
+			} else if (!strcmp(optarg, "virtual")) {
+				o.engine = EVAL_ENGINE_VIRTUAL;
+			} else {
+				fprintf(stderr, "astra-sim eval: --engine daemon|virtual\n");
+				return 2;
+			}
+			break;
 		case O_DUR:
 			if (parse_positive(optarg, &o.duration) < 0) {
 				fprintf(stderr, "astra-sim eval: bad --duration\n");
@@ -414,6 +432,9 @@ int eval_main(int argc, char **argv)
 		}
 		return 0;
 	}
+	/* The virtual engine has no wall clock to scale: --time-scale does not apply. */
+	if (o.engine == EVAL_ENGINE_VIRTUAL)
+		o.time_scale = 1.0;
 	if (o.mode == EVAL_MODE_ACTIVE && o.time_scale > 1.0) {
 		fprintf(stderr, "astra-sim eval: --time-scale > 1 is only safe in relay mode (the "
 		                "balancer's timers run on the daemon's real clock)\n");

@@ -36,14 +36,7 @@ struct run {
 	const struct eval_opts *o;
 	struct sim_app *app;
 	struct ev_loop *loop;
-	struct eval_events ev;
-	size_t next_ev;
-	struct eval_record rec;
-	double duration;
-	double solar_curve, solar_factor;
-	struct sim_trace trace;
-	bool trace_on;
-	double trace_off, trace_scale;
+	struct eval_world w; /* events, trace and the record */
 	pid_t pid;
 	bool daemon_died, oom;
 	int64_t last_step[EVAL_MAX_BAT]; /* each battery's step index at the last sample */
@@ -107,19 +100,28 @@ static int write_file(const char *path, const char *text, struct err *e)
 	return 0;
 }
 
+int eval_ct002_lines(const struct eval_scenario *sc, const struct eval_opts *o, char *buf,
+                     size_t cap)
+{
+	bool active = o->mode == EVAL_MODE_ACTIVE;
+	int n = snprintf(buf, cap, "ACTIVE_CONTROL = %s\n%s%s", active ? "True" : "False",
+	                 active && sc->ct_extra ? sc->ct_extra : "", o->ct_set ? o->ct_set : "");
+	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
 static int daemon_config(const struct run *r, uint16_t ct_port, uint16_t http_port, char *buf,
                          size_t cap)
 {
-	bool active = r->o->mode == EVAL_MODE_ACTIVE;
+	char lines[1536];
+	if (eval_ct002_lines(r->sc, r->o, lines, sizeof(lines)) < 0)
+		return -1;
 	int n = snprintf(buf, cap,
 	                 "[GENERAL]\nDEVICE_TYPE = ct002\nSKIP_POWERMETER_TEST = True\n"
 	                 "ENABLE_WEB_SERVER = False\n\n"
-	                 "[CT002]\nUDP_PORT = %u\nACTIVE_CONTROL = %s\n%s%s\n"
+	                 "[CT002]\nUDP_PORT = %u\n%s\n"
 	                 "[JSON_HTTP]\nURL = http://127.0.0.1:%u/power\n"
 	                 "JSON_PATHS = $.phase_a,$.phase_b,$.phase_c\n",
-	                 ct_port, active ? "True" : "False",
-	                 active && r->sc->ct_extra ? r->sc->ct_extra : "",
-	                 r->o->ct_set ? r->o->ct_set : "", http_port);
+	                 ct_port, lines, http_port);
 	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
@@ -180,47 +182,57 @@ static void tail_log(const char *path, struct err *e)
 
 /* ---- world ---------------------------------------------------------------------------- */
 
-static void apply_event(struct run *r, const struct eval_event *ev)
+static int apply_event(struct eval_world *w, const struct eval_event *ev)
 {
-	struct sim_app *app = r->app;
+	struct sim_house *h = w->house;
 	switch (ev->kind) {
 	case EVAL_EV_LOAD:
-		if (ev->index >= 0 && (size_t)ev->index < app->house.nloads)
-			app->house.loads[ev->index].active = ev->value != 0;
+		if (ev->index >= 0 && (size_t)ev->index < h->nloads)
+			h->loads[ev->index].active = ev->value != 0;
 		break;
 	case EVAL_EV_SOLAR_CURVE:
-		r->solar_curve = ev->value;
-		sim_house_set_solar(&app->house, r->solar_curve * r->solar_factor);
+		w->solar_curve = ev->value;
+		sim_house_set_solar(h, w->solar_curve * w->solar_factor);
 		break;
 	case EVAL_EV_SOLAR_FACTOR:
 		/* Curve x factor, so a cloud dip composes with the day curve underneath. */
-		r->solar_factor = ev->value;
-		sim_house_set_solar(&app->house, r->solar_curve * r->solar_factor);
+		w->solar_factor = ev->value;
+		sim_house_set_solar(h, w->solar_curve * w->solar_factor);
 		break;
 	case EVAL_EV_DC:
-		if (ev->index >= 0 && (size_t)ev->index < app->nbat)
-			sim_bat_set_dc_input(&app->bat[ev->index].b, ev->value);
+		if (ev->index >= 0 && (size_t)ev->index < w->nbat)
+			sim_bat_set_dc_input(w->bat[ev->index], ev->value);
 		break;
 	}
-	if (ev->label[0] && eval_record_mark(&r->rec, ev->at, ev->label) < 0)
-		r->oom = true;
+	if (ev->label[0] && eval_record_mark(&w->rec, ev->at, ev->label) < 0)
+		return -1;
+	return 0;
+}
+
+int eval_world_advance(struct eval_world *w, double t)
+{
+	int rc = 0;
+	while (w->next_ev < w->ev.n && w->ev.v[w->next_ev].at <= t)
+		if (apply_event(w, &w->ev.v[w->next_ev++]) < 0)
+			rc = -1;
+	if (w->trace_on) {
+		double load, pv;
+		sim_trace_at(&w->trace, w->trace.t[0] + w->trace_off + t, &load, &pv);
+		w->house->base[0] = load * w->trace_scale;
+		if (w->trace.has_pv) {
+			w->solar_curve = pv * w->trace_scale;
+			sim_house_set_solar(w->house, w->solar_curve * w->solar_factor);
+		}
+	}
+	return rc;
 }
 
 static void on_tick(struct sim_app *app, double t, bool after, void *arg)
 {
 	struct run *r = arg;
 	if (!after) {
-		while (r->next_ev < r->ev.n && r->ev.v[r->next_ev].at <= t)
-			apply_event(r, &r->ev.v[r->next_ev++]);
-		if (r->trace_on) {
-			double load, pv;
-			sim_trace_at(&r->trace, r->trace.t[0] + r->trace_off + t, &load, &pv);
-			app->house.base[0] = load * r->trace_scale;
-			if (r->trace.has_pv) {
-				r->solar_curve = pv * r->trace_scale;
-				sim_house_set_solar(&app->house, r->solar_curve * r->solar_factor);
-			}
-		}
+		if (eval_world_advance(&r->w, t) < 0)
+			r->oom = true;
 		return;
 	}
 	struct eval_sample s;
@@ -236,19 +248,19 @@ static void on_tick(struct sim_app *app, double t, bool after, void *arg)
 		s.soc[i] = app->bat[i].b.soc;
 		s.dc_input += app->bat[i].b.dc_input;
 	}
-	if (eval_record_add(&r->rec, &s) < 0)
+	if (eval_record_add(&r->w.rec, &s) < 0)
 		r->oom = true;
 	if (r->pid > 0 && waitpid(r->pid, NULL, WNOHANG) == r->pid) {
 		r->pid = -1;
 		r->daemon_died = true;
 	}
-	if (t >= r->duration || r->oom || r->daemon_died)
+	if (t >= r->w.duration || r->oom || r->daemon_died)
 		ev_stop(r->loop);
 }
 
-static void build_sim_config(const struct run *r, uint16_t ct_port, struct sim_config *c)
+void eval_sim_config(const struct eval_scenario *sc, const struct eval_opts *o, uint16_t ct_port,
+                     struct sim_config *c)
 {
-	const struct eval_scenario *sc = r->sc;
 	sim_config_defaults(c);
 	snprintf(c->ct_host, sizeof(c->ct_host), "127.0.0.1");
 	snprintf(c->http_host, sizeof(c->http_host), "127.0.0.1");
@@ -291,26 +303,47 @@ static void build_sim_config(const struct run *r, uint16_t ct_port, struct sim_c
 		bc->initial_power = b.initial_power;
 	}
 	c->log_interval = 3600;
-	c->time_scale = r->o->time_scale > 0 ? r->o->time_scale : 1.0;
-	c->seed = r->o->seed;
+	c->time_scale = o->time_scale > 0 ? o->time_scale : 1.0;
+	c->seed = o->seed;
 }
 
-static int load_trace(struct run *r, struct err *e)
+static int load_trace(struct eval_world *w, const struct eval_opts *o, struct err *e)
 {
-	enum eval_schedule k = r->sc->sched;
+	enum eval_schedule k = w->sc->sched;
 	bool pv = k == EVAL_SCHED_NETTRACE || k == EVAL_SCHED_NETTRACE_FULL;
 	if (k != EVAL_SCHED_TRACE && k != EVAL_SCHED_TRACE_FULL && !pv)
 		return 0;
 	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", r->o->trace_dir ? r->o->trace_dir : ".",
+	snprintf(path, sizeof(path), "%s/%s", o->trace_dir ? o->trace_dir : ".",
 	         pv ? "cyprus_netload.csv" : "rae_household.csv");
-	if (sim_trace_load(path, pv, &r->trace, e) < 0)
+	if (sim_trace_load(path, pv, &w->trace, e) < 0)
 		return -1;
-	double span = r->trace.t[r->trace.n - 1] - r->trace.t[0];
-	r->trace_on = true;
-	r->trace_scale = pv ? TRACE_PV_SCALE : 1.0;
-	r->trace_off = eval_trace_offset(r->sc, span, r->duration, r->o->seed);
+	double span = w->trace.t[w->trace.n - 1] - w->trace.t[0];
+	w->trace_on = true;
+	w->trace_scale = pv ? TRACE_PV_SCALE : 1.0;
+	w->trace_off = eval_trace_offset(w->sc, span, w->duration, o->seed);
 	return 0;
+}
+
+int eval_world_init(struct eval_world *w, const struct eval_scenario *sc, const struct eval_opts *o,
+                    struct err *e)
+{
+	memset(w, 0, sizeof(*w));
+	w->sc = sc;
+	w->solar_factor = 1.0;
+	w->duration = o->duration > 0 ? o->duration : sc->duration;
+	if (load_trace(w, o, e) < 0 || eval_build_events(sc, w->duration, o->seed, &w->ev, e) < 0) {
+		eval_world_free(w);
+		return -1;
+	}
+	return 0;
+}
+
+void eval_world_free(struct eval_world *w)
+{
+	eval_events_free(&w->ev);
+	eval_record_free(&w->rec);
+	sim_trace_free(&w->trace);
 }
 
 static cJSON *series(const struct eval_record *rec, double duration, int which)
@@ -324,19 +357,23 @@ static cJSON *series(const struct eval_record *rec, double duration, int which)
 	return a;
 }
 
-static cJSON *result_json(const struct run *r, const struct eval_metrics *m, double wall_s)
+static cJSON *result_json(const struct eval_world *w, const struct eval_opts *opts,
+                          double time_scale, const struct eval_metrics *m, double wall_s,
+                          const unsigned *timeouts)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
-	const struct eval_scenario *sc = r->sc;
+	const struct eval_scenario *sc = w->sc;
 	cJSON_AddStringToObject(o, "scenario", sc->name);
 	cJSON_AddStringToObject(o, "description", sc->description);
-	cJSON_AddStringToObject(o, "mode", r->o->mode == EVAL_MODE_ACTIVE ? "active" : "relay");
-	cJSON_AddNumberToObject(o, "seed", (double)r->o->seed);
-	cJSON_AddNumberToObject(o, "duration_s", r->duration);
+	cJSON_AddStringToObject(o, "mode", opts->mode == EVAL_MODE_ACTIVE ? "active" : "relay");
+	cJSON_AddStringToObject(o, "engine",
+	                        opts->engine == EVAL_ENGINE_VIRTUAL ? "virtual" : "daemon");
+	cJSON_AddNumberToObject(o, "seed", (double)opts->seed);
+	cJSON_AddNumberToObject(o, "duration_s", w->duration);
 	cJSON_AddNumberToObject(o, "duration_h", round(m->duration_h * 1000.0) / 1000.0);
-	cJSON_AddNumberToObject(o, "time_scale", r->app->cfg.time_scale);
+	cJSON_AddNumberToObject(o, "time_scale", time_scale);
 	cJSON_AddNumberToObject(o, "wall_s", round(wall_s * 10.0) / 10.0);
 	cJSON_AddNumberToObject(o, "samples", (double)m->samples);
 	cJSON_AddNumberToObject(o, "soc_min", m->soc_min);
@@ -364,16 +401,32 @@ static cJSON *result_json(const struct run *r, const struct eval_metrics *m, dou
 	cJSON *to = cJSON_AddArrayToObject(o, "battery_timeouts");
 	cJSON *labels = cJSON_AddArrayToObject(o, "battery_labels");
 	cJSON *traces = cJSON_AddArrayToObject(o, "battery_traces");
-	cJSON_AddItemToObject(o, "grid_trace", series(&r->rec, r->duration, -1));
-	cJSON_AddItemToObject(o, "consumption_trace", series(&r->rec, r->duration, -2));
-	for (size_t i = 0; i < r->app->nbat; i++) {
+	cJSON_AddItemToObject(o, "grid_trace", series(&w->rec, w->duration, -1));
+	cJSON_AddItemToObject(o, "consumption_trace", series(&w->rec, w->duration, -2));
+	for (size_t i = 0; i < w->nbat; i++) {
 		char l[48];
-		snprintf(l, sizeof(l), "B%zu %s", i + 1, r->app->bat[i].b.cfg.dev_type);
+		snprintf(l, sizeof(l), "B%zu %s", i + 1, w->bat[i]->cfg.dev_type);
 		cJSON_AddItemToArray(labels, cJSON_CreateString(l));
-		cJSON_AddItemToArray(traces, series(&r->rec, r->duration, (int)i));
-		cJSON_AddItemToArray(to, cJSON_CreateNumber(r->app->bat[i].timeouts));
+		cJSON_AddItemToArray(traces, series(&w->rec, w->duration, (int)i));
+		cJSON_AddItemToArray(to, cJSON_CreateNumber(timeouts ? timeouts[i] : 0));
 	}
 	return o;
+}
+
+void *eval_world_result(const struct eval_world *w, const struct eval_opts *o, double time_scale,
+                        double wall_s, const unsigned *timeouts, struct err *e)
+{
+	const struct eval_scenario *sc = w->sc;
+	struct eval_bat_spec bats[EVAL_MAX_BAT];
+	for (size_t i = 0; i < sc->nbat && i < EVAL_MAX_BAT; i++)
+		eval_bat_spec_resolve(&sc->bat[i], &bats[i]);
+	struct eval_metrics m;
+	if (eval_compute_metrics(bats, sc->nbat, w->duration, &w->rec, &m, e) < 0)
+		return NULL;
+	cJSON *out = result_json(w, o, time_scale, &m, wall_s, timeouts);
+	if (!out)
+		err_set(e, "out of memory");
+	return out;
 }
 
 static double mono_s(void)
@@ -393,7 +446,7 @@ static int start_pair(struct run *r, struct sim_config *cfg, const char *cfgp, c
 	uint16_t ct_port = 0;
 	if (free_udp_port(&ct_port, e) < 0)
 		return -1;
-	build_sim_config(r, ct_port, cfg);
+	eval_sim_config(r->sc, r->o, ct_port, cfg);
 	if (sim_config_validate(cfg, e) < 0 || sim_app_start(r->app, cfg, r->loop, e) < 0)
 		return -1;
 	struct sockaddr_in sa;
@@ -444,13 +497,13 @@ fail:
 
 void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *o, struct err *e)
 {
+	if (o->engine == EVAL_ENGINE_VIRTUAL)
+		return eval_virtual_run(sc, o, e);
 	struct run r;
 	memset(&r, 0, sizeof(r));
 	r.sc = sc;
 	r.o = o;
 	r.pid = -1;
-	r.solar_factor = 1.0;
-	r.duration = o->duration > 0 ? o->duration : sc->duration;
 	if (o->mode == EVAL_MODE_ACTIVE && o->time_scale > 1.0) {
 		err_set(e,
 		        "time scale %g: only relay mode can run faster than real time (the "
@@ -475,7 +528,7 @@ void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *
 		err_set(e, "out of memory");
 		goto done;
 	}
-	if (load_trace(&r, e) < 0 || eval_build_events(sc, r.duration, o->seed, &r.ev, e) < 0)
+	if (eval_world_init(&r.w, sc, o, e) < 0)
 		goto done;
 	/* A free port can be taken by someone else between our check and the daemon's bind
 	 * (parallel runs, other tests): then start over on another port. */
@@ -498,6 +551,10 @@ void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *
 		}
 	}
 	started = true;
+	r.w.house = &r.app->house;
+	r.w.nbat = r.app->nbat < EVAL_MAX_BAT ? r.app->nbat : EVAL_MAX_BAT;
+	for (size_t i = 0; i < r.w.nbat; i++)
+		r.w.bat[i] = &r.app->bat[i].b;
 	/* The clock starts now: simulation time 0 is when the daemon is ready. */
 	r.app->poll_jitter = 0.0;
 	double ts_scale = r.app->cfg.time_scale;
@@ -522,15 +579,10 @@ void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *
 		tail_log(logp, e);
 		goto done;
 	}
-	struct eval_bat_spec bats[EVAL_MAX_BAT];
-	for (size_t i = 0; i < sc->nbat; i++)
-		eval_bat_spec_resolve(&sc->bat[i], &bats[i]);
-	struct eval_metrics m;
-	if (eval_compute_metrics(bats, sc->nbat, r.duration, &r.rec, &m, e) < 0)
-		goto done;
-	out = result_json(&r, &m, wall);
-	if (!out)
-		err_set(e, "out of memory");
+	unsigned timeouts[EVAL_MAX_BAT];
+	for (size_t i = 0; i < r.w.nbat; i++)
+		timeouts[i] = r.app->bat[i].timeouts;
+	out = eval_world_result(&r.w, o, r.app->cfg.time_scale, wall, timeouts, e);
 done:
 	stop_daemon(r.pid);
 	if (started)
@@ -539,9 +591,7 @@ done:
 		ev_free(r.loop);
 	free(r.app);
 	free(cfg);
-	eval_events_free(&r.ev);
-	eval_record_free(&r.rec);
-	sim_trace_free(&r.trace);
+	eval_world_free(&r.w);
 	if (o->keep_dir || !out) {
 		if (o->verbose || !out)
 			fprintf(stderr, "astra-sim eval: %s: daemon config and log kept in %s\n",
