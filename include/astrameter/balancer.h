@@ -29,31 +29,46 @@
 #define BAL_MAX_CONTROLS  64 /* ids with user controls (evicted ones included) */
 #define BAL_ID_LEN        64 /* consumer id incl. NUL: lower-case MAC or "ip:port" */
 
-/* [CT002]/[CT003] active-control settings. Defaults and clamps are upstream's. */
+/* How the controller estimates the grid between meter samples (GRID_PREDICTOR). */
+enum bal_predictor {
+	/* Ours (default): learns the meter's dead time from how well each candidate lag
+	 * explains the samples, and adds the pool output of that moment back to the
+	 * sample, so a battery's own ramp is never counted twice; small sample-to-sample
+	 * changes (meter noise) are smoothed, larger ones (real steps) pass at once. */
+	BAL_PRED_DEADTIME = 0,
+	/* Upstream 2.2.3's trust-weighted predictor (GRID_PREDICT_TRUST seeds it). */
+	BAL_PRED_UPSTREAM,
+};
+
+/* [CT002]/[CT003] active-control settings. Defaults and clamps are upstream's, except
+ * GRID_PREDICTOR (ours) and the PACE_MAX_STEP default that goes with it (docs/ct002.md,
+ * "Deviations"); bal_config_upstream() gives upstream's exact defaults. */
 struct bal_config {
 	bool active_control;     /* ACTIVE_CONTROL (true); live switch: bal_set_active_control */
 	bool fair_distribution;  /* FAIR_DISTRIBUTION (true) */
 	double balance_gain;     /* BALANCE_GAIN 0.2, [0,1] */
 	double balance_deadband; /* BALANCE_DEADBAND 25 W, >= 0 */
-	double error_boost_threshold;     /* ERROR_BOOST_THRESHOLD 150 W, >= 0 */
-	double error_boost_max;           /* ERROR_BOOST_MAX 0.5, >= 0 */
-	double error_reduce_threshold;    /* ERROR_REDUCE_THRESHOLD 20 W, >= 0 */
-	double max_correction_per_step;   /* MAX_CORRECTION_PER_STEP 80 W, >= 0 (0 = no cap) */
-	double max_target_step;           /* MAX_TARGET_STEP 0 W (off), >= 0 */
-	double pace_base_step;            /* PACE_BASE_STEP 30 W (0 = pacing off), >= 0 */
-	double pace_max_step;             /* PACE_MAX_STEP 100 W, >= pace_base_step */
-	double osc_damp_max;              /* OSC_DAMP_MAX 0.95, [0,1] (0 = off) */
-	double osc_damp_alpha;            /* OSC_DAMP_ALPHA 0.3, [0,1] */
-	double osc_damp_decay;            /* OSC_DAMP_DECAY 0.05, [0,1] */
-	double osc_damp_threshold;        /* OSC_DAMP_THRESHOLD 300 W, >= 0 */
-	double grid_predict_trust;        /* GRID_PREDICT_TRUST 0.5, [0,1] (0 = off) */
-	double concentrate_deadband;      /* CONCENTRATE_DEADBAND 60 W, >= 0 (0 = off) */
-	double import_trim_w;             /* IMPORT_TRIM_W 15 W, >= 0 (0 = off) */
-	double min_dc_output;             /* MIN_DC_OUTPUT 0 W, >= 0 */
-	bool saturation_detection;        /* SATURATION_DETECTION (true) */
-	double saturation_alpha;          /* SATURATION_ALPHA 0.15, [0.01,1] */
-	double min_target_for_saturation; /* MIN_TARGET_FOR_SATURATION 20 W, >= 1 */
-	double saturation_grace_seconds;  /* SATURATION_GRACE_SECONDS 90, >= 0 */
+	double error_boost_threshold;   /* ERROR_BOOST_THRESHOLD 150 W, >= 0 */
+	double error_boost_max;         /* ERROR_BOOST_MAX 0.5, >= 0 */
+	double error_reduce_threshold;  /* ERROR_REDUCE_THRESHOLD 20 W, >= 0 */
+	double max_correction_per_step; /* MAX_CORRECTION_PER_STEP 80 W, >= 0 (0 = no cap) */
+	double max_target_step;         /* MAX_TARGET_STEP 0 W (off), >= 0 */
+	double pace_base_step;          /* PACE_BASE_STEP 30 W (0 = pacing off), >= 0 */
+	double pace_max_step;      /* PACE_MAX_STEP 400 W (upstream and GRID_PREDICTOR = upstream:
+	                            * 100), >= pace_base_step */
+	double osc_damp_max;       /* OSC_DAMP_MAX 0.95, [0,1] (0 = off) */
+	double osc_damp_alpha;     /* OSC_DAMP_ALPHA 0.3, [0,1] */
+	double osc_damp_decay;     /* OSC_DAMP_DECAY 0.05, [0,1] */
+	double osc_damp_threshold; /* OSC_DAMP_THRESHOLD 300 W, >= 0 */
+	double grid_predict_trust; /* GRID_PREDICT_TRUST 0.5, [0,1] (0 = off) */
+	enum bal_predictor predictor;            /* GRID_PREDICTOR deadtime (ours) | upstream */
+	double concentrate_deadband;             /* CONCENTRATE_DEADBAND 60 W, >= 0 (0 = off) */
+	double import_trim_w;                    /* IMPORT_TRIM_W 15 W, >= 0 (0 = off) */
+	double min_dc_output;                    /* MIN_DC_OUTPUT 0 W, >= 0 */
+	bool saturation_detection;               /* SATURATION_DETECTION (true) */
+	double saturation_alpha;                 /* SATURATION_ALPHA 0.15, [0.01,1] */
+	double min_target_for_saturation;        /* MIN_TARGET_FOR_SATURATION 20 W, >= 1 */
+	double saturation_grace_seconds;         /* SATURATION_GRACE_SECONDS 90, >= 0 */
 	double saturation_stall_timeout_seconds; /* SATURATION_STALL_TIMEOUT_SECONDS 60, >= 0 */
 	double saturation_decay_factor;          /* SATURATION_DECAY_FACTOR 0.995, [0,1] */
 	double min_efficient_power;              /* MIN_EFFICIENT_POWER 0 W (off), >= 0 */
@@ -67,8 +82,11 @@ struct bal_config {
 	char warning[256];
 };
 
-/* Upstream's defaults. */
+/* Our defaults (upstream's, with the dead-time predictor and PACE_MAX_STEP 400). */
 void bal_config_defaults(struct bal_config *c);
+/* Upstream 2.2.3's exact defaults (GRID_PREDICTOR = upstream, PACE_MAX_STEP 100): what the
+ * differential test replays the reference's command streams against. */
+void bal_config_upstream(struct bal_config *c);
 /* Applies upstream's silent clamps (e.g. PACE_MAX_STEP >= PACE_BASE_STEP). Non-finite
  * values become the default. Called by bal_config_load() and bal_create(). */
 void bal_config_clamp(struct bal_config *c);

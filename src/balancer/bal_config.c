@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "balancer/bal_internal.h"
 
@@ -25,7 +26,7 @@ void bal_config_defaults(struct bal_config *c)
 	c->max_correction_per_step = 80;
 	c->max_target_step = 0;
 	c->pace_base_step = 30;
-	c->pace_max_step = 100;
+	c->pace_max_step = BAL_PACE_MAX_DEFAULT;
 	c->osc_damp_max = 0.95;
 	c->osc_damp_alpha = 0.3;
 	c->osc_damp_decay = 0.05;
@@ -46,6 +47,13 @@ void bal_config_defaults(struct bal_config *c)
 	c->efficiency_fade_alpha = 0.15;
 	c->efficiency_saturation_threshold = 0.4;
 	c->efficiency_demand_alpha = 0.1;
+}
+
+void bal_config_upstream(struct bal_config *c)
+{
+	bal_config_defaults(c);
+	c->predictor = BAL_PRED_UPSTREAM;
+	c->pace_max_step = BAL_PACE_MAX_UPSTREAM;
 }
 
 static void clamp(double *v, double lo, double hi, double def)
@@ -143,6 +151,17 @@ int bal_config_load(struct bal_config *c, struct cfg_section *s, struct err *e)
 	    cfg_get_bool(s, "FAIR_DISTRIBUTION", true, &c->fair_distribution, e) < 0 ||
 	    cfg_get_bool(s, "SATURATION_DETECTION", true, &c->saturation_detection, e) < 0)
 		return -1;
+	const char *pred = NULL;
+	if (cfg_get_str(s, "GRID_PREDICTOR", "deadtime", &pred, e) < 0)
+		return -1;
+	if (strcasecmp(pred, "upstream") == 0) {
+		/* Upstream's pacing default goes with upstream's predictor. */
+		c->predictor = BAL_PRED_UPSTREAM;
+		c->pace_max_step = BAL_PACE_MAX_UPSTREAM;
+	} else if (strcasecmp(pred, "deadtime") != 0) {
+		return err_set(e, "[%s] GRID_PREDICTOR: expected deadtime or upstream '%s'",
+		               s ? s->name : "CT002", pred);
+	}
 	for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
 		double *f = (double *)(void *)((char *)c + int_keys[i].off);
 		long v;

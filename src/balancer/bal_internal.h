@@ -22,6 +22,19 @@
 #define BAL_EFFICIENCY_HYSTERESIS   1.2
 #define BAL_SATURATION_REFERENCE_DT 1.0
 #define BAL_SATURATION_LONG_GAP     30.0
+/* PACE_MAX_STEP defaults: ours (with the dead-time predictor) and upstream's. */
+#define BAL_PACE_MAX_DEFAULT  400.0
+#define BAL_PACE_MAX_UPSTREAM 100.0
+/* Dead-time predictor: pool-output history (one entry per auto step), the candidate meter
+ * lags (0 .. (LAGS-1) * LAG_STEP seconds), the EMA weight of each lag's squared
+ * sample-to-sample demand change, and the noise filter: a demand change smaller than
+ * NOISE_W moves the estimate by NOISE_ALPHA of it, a larger one replaces it. */
+#define BAL_DT_HIST        256
+#define BAL_DT_LAGS        17
+#define BAL_DT_LAG_STEP_S  0.25
+#define BAL_DT_SCORE_ALPHA 0.1
+#define BAL_DT_NOISE_W     30.0
+#define BAL_DT_NOISE_ALPHA 0.3
 
 /* Controller state per consumer (upstream BalancerConsumerState). */
 struct bal_cstate {
@@ -91,6 +104,18 @@ struct balancer {
 	double post_probe_fade_until;
 	struct bal_idlist post_probe_ids;
 
+	/* Dead-time predictor (GRID_PREDICTOR = deadtime). */
+	struct {
+		double t, p;
+	} dt_hist[BAL_DT_HIST];
+	size_t dt_head, dt_n;
+	double dt_score[BAL_DT_LAGS]; /* EMA of each lag's squared demand change */
+	double dt_last[BAL_DT_LAGS];  /* each lag's demand at the previous sample */
+	bool dt_have_last, dt_has;
+	double dt_demand; /* the estimate: house demand behind the meter */
+	uint64_t dt_sample;
+	int dt_lag; /* index of the lag in use */
+
 	bool has_pred;
 	double pred_grid, pred_pool_output, pred_trust;
 	uint64_t pred_sample;
@@ -148,6 +173,10 @@ double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading
                 double t);
 double bal_damp(const struct bal_config *c, struct bal_cstate *s, double residual);
 double bal_predict_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample);
+/* The dead-time predictor: the grid the pool sees now, given its output now, the meter's
+ * (filtered) total, the sample id and now in seconds. */
+double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample,
+                         double t);
 double bal_import_trim(struct balancer *b, double control_grid, bool fresh);
 
 /* ---- bal_efficiency.c: rotation, probe handoff, fade ---- */

@@ -193,6 +193,59 @@ double bal_predict_grid(struct balancer *b, double pool_output, double grid_tota
 	return b->pred_grid;
 }
 
+/* Pool output at time t: the newest history entry at or before t (the oldest if none). */
+static double dt_pool_at(const struct balancer *b, double t)
+{
+	double p = b->dt_hist[b->dt_head].p;
+	for (size_t k = 0; k < b->dt_n; k++) {
+		size_t i = (b->dt_head + k) % BAL_DT_HIST;
+		if (b->dt_hist[i].t > t)
+			break;
+		p = b->dt_hist[i].p;
+	}
+	return p;
+}
+
+double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample,
+                         double t)
+{
+	if (b->dt_n == BAL_DT_HIST) {
+		b->dt_head = (b->dt_head + 1) % BAL_DT_HIST;
+		b->dt_n--;
+	}
+	size_t w = (b->dt_head + b->dt_n) % BAL_DT_HIST;
+	b->dt_hist[w].t = t;
+	b->dt_hist[w].p = pool_output;
+	b->dt_n++;
+	if (b->dt_has && sample == b->dt_sample)
+		return b->dt_demand - pool_output;
+	b->dt_sample = sample;
+	/* A sample shows the grid as it was some dead time ago: demand = sample + the pool
+	 * output of that moment. The right lag keeps the demand flat while the pool ramps;
+	 * a wrong one makes it move with the ramp. A load step moves every lag alike. */
+	int best = 0;
+	for (int j = 0; j < BAL_DT_LAGS; j++) {
+		double d = grid_total + dt_pool_at(b, t - j * BAL_DT_LAG_STEP_S);
+		if (b->dt_have_last) {
+			double dd = d - b->dt_last[j];
+			b->dt_score[j] = BAL_DT_SCORE_ALPHA * dd * dd +
+			                 (1.0 - BAL_DT_SCORE_ALPHA) * b->dt_score[j];
+		}
+		b->dt_last[j] = d;
+		if (b->dt_score[j] < b->dt_score[best] - 1e-9)
+			best = j;
+	}
+	b->dt_have_last = true;
+	b->dt_lag = best;
+	double d = b->dt_last[best];
+	if (b->dt_has && fabs(d - b->dt_demand) < BAL_DT_NOISE_W)
+		b->dt_demand += BAL_DT_NOISE_ALPHA * (d - b->dt_demand);
+	else
+		b->dt_demand = d;
+	b->dt_has = true;
+	return b->dt_demand - pool_output;
+}
+
 double bal_import_trim(struct balancer *b, double control_grid, bool fresh)
 {
 	double trim = b->cfg.import_trim_w;

@@ -246,7 +246,13 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 	double pool_output = 0.0;
 	for (size_t i = 0; i < pool->n; i++)
 		pool_output += (double)x->r[pool->idx[i]].power;
-	double cg = bal_predict_grid(b, pool_output, grid_total, sample);
+	double cg;
+	if (c->grid_predict_trust <= 0.0)
+		cg = grid_total; /* GRID_PREDICT_TRUST = 0: act on the meter as it is */
+	else if (c->predictor == BAL_PRED_DEADTIME)
+		cg = bal_deadtime_grid(b, pool_output, grid_total, sample, x->t);
+	else
+		cg = bal_predict_grid(b, pool_output, grid_total, sample);
 	cg = bal_import_trim(b, cg, trim_fresh);
 
 	double eff[BAL_MAX_CONSUMERS];

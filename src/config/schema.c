@@ -70,6 +70,7 @@ static const struct cfg_schema_key k_ct[] = {
         {"OSC_DAMP_DECAY", H},
         {"OSC_DAMP_THRESHOLD", H},
         {"GRID_PREDICT_TRUST", H},
+        {"GRID_PREDICTOR", H | CFG_KEY_LOCAL},
         {"CONCENTRATE_DEADBAND", H},
         {"IMPORT_TRIM_W", H},
         {"MIN_DC_OUTPUT", H},

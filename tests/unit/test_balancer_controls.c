@@ -244,7 +244,8 @@ static void test_config(void **st)
 	struct bal_config c;
 	struct err e;
 	assert_int_equal(load("[GENERAL]\n", &c, &e), 0);
-	assert_true(c.active_control && c.balance_gain == 0.2 && c.pace_max_step == 100);
+	assert_true(c.active_control && c.balance_gain == 0.2 && c.pace_max_step == 400);
+	assert_true(c.predictor == BAL_PRED_DEADTIME);
 	assert_true(c.balance_deadband == 25 && c.min_target_for_saturation == 20);
 	assert_true(c.warning[0] == '\0');
 	assert_int_equal(load("[CT002]\nACTIVE_CONTROL = false\nBALANCE_GAIN = 3\n"
@@ -271,6 +272,18 @@ static void test_config(void **st)
 	assert_non_null(strstr(c.warning, "MIN_DC_OUTPUT"));
 	assert_int_equal(bal_config_load(&c, NULL, &e), 0);
 	assert_true(c.import_trim_w == 15);
+	/* GRID_PREDICTOR = upstream restores upstream's pacing default too, unless set. */
+	assert_int_equal(load("[CT002]\nGRID_PREDICTOR = Upstream\n", &c, &e), 0);
+	assert_true(c.predictor == BAL_PRED_UPSTREAM && c.pace_max_step == 100);
+	assert_int_equal(load("[CT002]\nGRID_PREDICTOR = upstream\nPACE_MAX_STEP = 250\n", &c, &e),
+	                 0);
+	assert_true(c.predictor == BAL_PRED_UPSTREAM && c.pace_max_step == 250);
+	assert_int_equal(load("[CT002]\nGRID_PREDICTOR = kalman\n", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "[CT002] GRID_PREDICTOR"));
+	assert_non_null(strstr(e.msg, "kalman"));
+	struct bal_config u;
+	bal_config_upstream(&u);
+	assert_true(u.predictor == BAL_PRED_UPSTREAM && u.pace_max_step == 100);
 }
 
 int main(void)

@@ -123,7 +123,7 @@ static void test_replay(void **state)
 			continue;
 		if (strcmp(tok, "scenario") == 0) {
 			snprintf(scen, sizeof(scen), "%s", strtok_r(NULL, " \n", &save));
-			bal_config_defaults(&cfg);
+			bal_config_upstream(&cfg); /* the streams are upstream's */
 			memset(cs, 0, sizeof(cs));
 			norder = 0;
 			scenarios++;

@@ -19,10 +19,13 @@
 			fail_msg("%s = %.9g, want %.9g", #a, a_, b_); \
 	} while (0)
 
+/* These mirror upstream's tests/test_balancer*.py, so they run upstream's defaults
+ * (GRID_PREDICTOR = upstream, PACE_MAX_STEP 100); the dead-time predictor has its own
+ * tests in test_balancer_deadtime.c. */
 static struct bal_config defcfg(void)
 {
 	struct bal_config c;
-	bal_config_defaults(&c);
+	bal_config_upstream(&c);
 	return c;
 }
 

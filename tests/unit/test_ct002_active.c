@@ -40,7 +40,9 @@ static void rig_init(struct rig *g, const char *keys)
 	struct cfg c;
 	memset(&c, 0, sizeof(c));
 	char text[512];
-	snprintf(text, sizeof(text), "[CT002]\n%s", keys ? keys : "");
+	/* The exchanges replayed here were recorded from upstream's balancer: run it with
+	 * upstream's predictor and pacing defaults (GRID_PREDICTOR = upstream). */
+	snprintf(text, sizeof(text), "[CT002]\nGRID_PREDICTOR = upstream\n%s", keys ? keys : "");
 	struct err e;
 	assert_int_equal(cfg_load_string(&c, text, &e), 0);
 	struct bal_config bc;
