@@ -32,6 +32,8 @@
 #define BAL_DT_HIST        256
 #define BAL_DT_LAGS        17
 #define BAL_DT_LAG_STEP_S  0.25
+#define BAL_DT_DEFAULT_LAG 4 /* 1 s: a 1 s meter read per poll */
+#define BAL_DT_STEP_GATE_W 100.0
 #define BAL_DT_SCORE_ALPHA 0.1
 #define BAL_DT_NOISE_W     30.0
 #define BAL_DT_NOISE_ALPHA 0.3

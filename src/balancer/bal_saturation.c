@@ -222,26 +222,37 @@ double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_tot
 	b->dt_sample = sample;
 	/* A sample shows the grid as it was some dead time ago: demand = sample + the pool
 	 * output of that moment. The right lag keeps the demand flat while the pool ramps;
-	 * a wrong one makes it move with the ramp. A load step moves every lag alike. */
-	int best = 0;
+	 * a wrong one makes it move with the ramp. A load step moves every lag's demand by
+	 * about the same large amount, and would swamp that evidence: a sample where even
+	 * the flattest lag moved by more than the gate is a load step and is not scored. */
+	double d[BAL_DT_LAGS];
+	double flattest = INFINITY;
 	for (int j = 0; j < BAL_DT_LAGS; j++) {
-		double d = grid_total + dt_pool_at(b, t - j * BAL_DT_LAG_STEP_S);
-		if (b->dt_have_last) {
-			double dd = d - b->dt_last[j];
+		d[j] = grid_total + dt_pool_at(b, t - j * BAL_DT_LAG_STEP_S);
+		if (b->dt_have_last)
+			flattest = fmin(flattest, fabs(d[j] - b->dt_last[j]));
+	}
+	bool score = b->dt_have_last && flattest < BAL_DT_STEP_GATE_W;
+	for (int j = 0; j < BAL_DT_LAGS; j++) {
+		if (score) {
+			double dd = d[j] - b->dt_last[j];
 			b->dt_score[j] = BAL_DT_SCORE_ALPHA * dd * dd +
 			                 (1.0 - BAL_DT_SCORE_ALPHA) * b->dt_score[j];
 		}
-		b->dt_last[j] = d;
+		b->dt_last[j] = d[j];
+	}
+	/* Until a ramp has told the lags apart (equal scores), assume the typical one. */
+	int best = BAL_DT_DEFAULT_LAG;
+	for (int j = 0; j < BAL_DT_LAGS; j++)
 		if (b->dt_score[j] < b->dt_score[best] - 1e-9)
 			best = j;
-	}
 	b->dt_have_last = true;
 	b->dt_lag = best;
-	double d = b->dt_last[best];
-	if (b->dt_has && fabs(d - b->dt_demand) < BAL_DT_NOISE_W)
-		b->dt_demand += BAL_DT_NOISE_ALPHA * (d - b->dt_demand);
+	double dem = d[best];
+	if (b->dt_has && fabs(dem - b->dt_demand) < BAL_DT_NOISE_W)
+		b->dt_demand += BAL_DT_NOISE_ALPHA * (dem - b->dt_demand);
 	else
-		b->dt_demand = d;
+		b->dt_demand = dem;
 	b->dt_has = true;
 	return b->dt_demand - pool_output;
 }
