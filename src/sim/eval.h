@@ -181,6 +181,8 @@ struct eval_metrics {
 	double import_wh, export_wh, avoidable_import_wh, avoidable_export_wh;
 	double grid_cost_ct, oracle_cost_ct, cost_regret_ct;
 	double battery_travel_w_per_h;
+	/* Ours (not the reference's): the sharing goal, see eval_share_dev_p95. */
+	double share_dev_p95_w;
 };
 
 /* Linear-interpolated percentile of values (copied and sorted; pct in 0..1); 0 if n == 0.
@@ -199,6 +201,19 @@ double eval_oracle_cost_ct(const struct eval_bat_spec *bats, size_t nbat,
  * specs. 0, or -1 on allocation failure. */
 int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double duration,
                          const struct eval_record *rec, struct eval_metrics *m, struct err *e);
+/* Seconds of steady load before a sample counts for the sharing goal. */
+#define EVAL_SHARE_STEADY_S 60.0
+/* share_dev_p95_w: how far same-phase batteries are from their weighted share once the load
+ * has been steady. A pool is the batteries on one phase, if there are two or more. At each
+ * sample (only the poll-flagged ones when any sample is flagged) that lies at least
+ * EVAL_SHARE_STEADY_S after the run's start and after the latest labelled step at or before
+ * it, and at which no battery of the pool has SoC <= EVAL_SOC_EMPTY or >= EVAL_SOC_FULL,
+ * a battery's deviation is |P_i - w_i / sum(w) * sum(P)| over its pool (weights w, NULL =
+ * all 1; a pool whose weights sum to 0 is skipped); the sample's value is the largest
+ * deviation over all pools. *out is the linear 95th percentile of those values, 0 when
+ * no sample counts (and so for single-battery scenarios). -1 only on allocation failure. */
+int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, size_t nbat,
+                       const struct eval_record *rec, double *out);
 /* `n` evenly spaced bucket means of a per-sample value (battery index `which`, or -1 for
  * grid, -2 for consumption); empty buckets carry the previous value. */
 void eval_downsample(const struct eval_record *rec, double duration, int which, double *out,

@@ -343,10 +343,77 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 	m->oracle_cost_ct = r2(oracle);
 	m->cost_regret_ct = r2(fmax(0.0, cost - oracle));
 	m->battery_travel_w_per_h = m->duration_h > 0 ? round(travel / m->duration_h) : 0.0;
+	double share_dev;
+	if (eval_share_dev_p95(bats, NULL, nbat, rec, &share_dev) < 0) {
+		free(settle);
+		free(grid);
+		free(steady);
+		return err_set(e, "out of memory");
+	}
+	m->share_dev_p95_w = r1(share_dev);
 	free(settle);
 	free(grid);
 	free(steady);
 	return 0;
+}
+
+int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, size_t nbat,
+                       const struct eval_record *rec, double *out)
+{
+	*out = 0.0;
+	if (nbat > EVAL_MAX_BAT)
+		nbat = EVAL_MAX_BAT;
+	int group[3][EVAL_MAX_BAT];
+	size_t gn[3] = {0, 0, 0};
+	for (size_t i = 0; i < nbat; i++) {
+		int p = (bats[i].phase >= 'A' && bats[i].phase <= 'C') ? bats[i].phase - 'A' : 0;
+		group[p][gn[p]++] = (int)i;
+	}
+	if (gn[0] < 2 && gn[1] < 2 && gn[2] < 2)
+		return 0;
+	const struct eval_sample *s = rec->s;
+	bool any_poll = false;
+	for (size_t i = 0; i < rec->n && !any_poll; i++)
+		any_poll = s[i].poll;
+	double *dev = malloc((rec->n + 1) * sizeof(double));
+	if (!dev)
+		return -1;
+	size_t ndev = 0, mark = 0;
+	double since = 0.0; /* the run's start, then the latest labelled step */
+	for (size_t i = 0; i < rec->n; i++) {
+		while (mark < rec->nm && rec->m[mark].t <= s[i].t)
+			since = fmax(since, rec->m[mark++].t);
+		if ((any_poll && !s[i].poll) || s[i].t - since < EVAL_SHARE_STEADY_S)
+			continue;
+		double worst = -1.0;
+		for (int p = 0; p < 3; p++) {
+			if (gn[p] < 2)
+				continue;
+			double tot = 0, wsum = 0;
+			bool limited = false;
+			for (size_t k = 0; k < gn[p]; k++) {
+				int b = group[p][k];
+				tot += s[i].power[b];
+				wsum += weights ? weights[b] : 1.0;
+				/* An empty or full pack cannot take its share: not the
+				 * balancer's fault, so the sample does not count. */
+				if (s[i].soc[b] <= EVAL_SOC_EMPTY || s[i].soc[b] >= EVAL_SOC_FULL)
+					limited = true;
+			}
+			if (limited || wsum <= 0)
+				continue;
+			for (size_t k = 0; k < gn[p]; k++) {
+				int b = group[p][k];
+				double w = weights ? weights[b] : 1.0;
+				worst = fmax(worst, fabs(s[i].power[b] - w / wsum * tot));
+			}
+		}
+		if (worst >= 0)
+			dev[ndev++] = worst;
+	}
+	int rc = eval_percentile(dev, ndev, 0.95, out);
+	free(dev);
+	return rc;
 }
 
 static double pick(const struct eval_sample *s, int which)
