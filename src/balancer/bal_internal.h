@@ -179,7 +179,9 @@ double bal_predict_grid(struct balancer *b, double pool_output, double grid_tota
  * (filtered) total, the sample id and now in seconds. */
 double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample,
                          double t);
-double bal_import_trim(struct balancer *b, double control_grid, bool fresh);
+/* Upstream's import trim; hold (ours, dead-time predictor only) keeps it on between
+ * fresh samples, for pools of B2500-family batteries (see bal_saturation.c). */
+double bal_import_trim(struct balancer *b, double control_grid, bool fresh, bool hold);
 
 /* ---- bal_efficiency.c: rotation, probe handoff, fade ---- */
 /* Fills parked[] (per view position) and returns true if any consumer is parked. */

@@ -257,11 +257,22 @@ double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_tot
 	return b->dt_demand - pool_output;
 }
 
-double bal_import_trim(struct balancer *b, double control_grid, bool fresh)
+double bal_import_trim(struct balancer *b, double control_grid, bool fresh, bool hold)
 {
 	double trim = b->cfg.import_trim_w;
-	if (trim <= 0 || !fresh)
+	if (trim <= 0)
 		return control_grid;
+	if (!fresh) {
+		/* Upstream adds the trim only on the first request after a fresh sample, so
+		 * with several batteries it lands on whichever polls first and the battery the
+		 * pool concentrates on may never see it (upstream #624's hover). The dead-time
+		 * predictor credits the pool's response between samples, so holding the trim
+		 * until the next sample re-evaluates the dwell cannot wind up. */
+		if (hold && b->cfg.predictor == BAL_PRED_DEADTIME &&
+		    b->import_dwell >= BAL_IMPORT_TRIM_DWELL)
+			return control_grid + trim;
+		return control_grid;
+	}
 	if (control_grid > 0.0 && control_grid < BAL_IMPORT_TRIM_GATE_W) {
 		/* Saturating count: only ">= DWELL" matters, and it must not overflow. */
 		if (b->import_dwell < BAL_IMPORT_TRIM_DWELL)

@@ -253,7 +253,12 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 		cg = bal_deadtime_grid(b, pool_output, grid_total, sample, x->t);
 	else
 		cg = bal_predict_grid(b, pool_output, grid_total, sample);
-	cg = bal_import_trim(b, cg, trim_fresh);
+	/* B2500-family regulators ignore readings under ~25 W, so a pool of them needs the
+	 * trim on every request, not just the first after a sample (ours, upstream #624). */
+	bool all_dc = pool->n > 0;
+	for (size_t i = 0; i < pool->n && all_dc; i++)
+		all_dc = bal_dev_needs_dc_floor(x->r[pool->idx[i]].device_type);
+	cg = bal_import_trim(b, cg, trim_fresh, all_dc);
 
 	double eff[BAL_MAX_CONSUMERS];
 	bool ac_charging = false, any_ac = false;
@@ -358,7 +363,16 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 		for (size_t i = 1; i < nconc; i++)
 			if (x->r[conc[i]].phase != x->r[conc[0]].phase)
 				same_phase = false;
-		if (same_phase && pool_balanced(b, x, conc, nconc)) {
+		/* Ours: a sustained small import (the trim's dwell) that the split leaves
+		 * below every battery's own input deadband would hover forever (a B2500 moves
+		 * only for ~25 W); concentrate it even over an imbalance the balance deadband
+		 * is not correcting anyway. */
+		bool hover = c->predictor == BAL_PRED_DEADTIME &&
+		             b->import_dwell >= BAL_IMPORT_TRIM_DWELL;
+		for (size_t i = 0; i < nconc && hover; i++)
+			if (!bal_dev_needs_dc_floor(x->r[conc[i]].device_type))
+				hover = false;
+		if (same_phase && (hover || pool_balanced(b, x, conc, nconc))) {
 			size_t des = conc[0];
 			for (size_t i = 1; i < nconc; i++) {
 				int pa = abs(x->r[conc[i]].power), pd = abs(x->r[des].power);
