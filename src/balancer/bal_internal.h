@@ -28,7 +28,7 @@
 /* Dead-time predictor: pool-output history (one entry per auto step), the candidate meter
  * lags (0 .. (LAGS-1) * LAG_STEP seconds), the EMA weight of each lag's squared
  * sample-to-sample demand change, and the noise filter: a demand change smaller than
- * NOISE_W moves the estimate by NOISE_ALPHA of it, a larger one replaces it. */
+ * the noise gate moves the estimate by NOISE_ALPHA of it, a larger one replaces it. */
 #define BAL_DT_HIST        256
 #define BAL_DT_LAGS        17
 #define BAL_DT_LAG_STEP_S  0.25
@@ -37,6 +37,11 @@
 #define BAL_DT_SCORE_ALPHA 0.1
 #define BAL_DT_NOISE_W     30.0
 #define BAL_DT_NOISE_ALPHA 0.3
+/* The gate is max(NOISE_W, NOISE_K x the noise level); the level is an EMA (weight
+ * NOISE_EMA) of the demand change, each clipped to NOISE_CLIP x max(NOISE_W, level). */
+#define BAL_DT_NOISE_K    3.0
+#define BAL_DT_NOISE_EMA  0.05
+#define BAL_DT_NOISE_CLIP 4.0
 
 /* Controller state per consumer (upstream BalancerConsumerState). */
 struct bal_cstate {
@@ -115,6 +120,7 @@ struct balancer {
 	double dt_last[BAL_DT_LAGS];  /* each lag's demand at the previous sample */
 	bool dt_have_last, dt_has;
 	double dt_demand; /* the estimate: house demand behind the meter */
+	double dt_noise;  /* typical sample-to-sample demand change (noise level) */
 	uint64_t dt_sample;
 	int dt_lag; /* index of the lag in use */
 

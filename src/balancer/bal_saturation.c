@@ -249,7 +249,16 @@ double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_tot
 	b->dt_have_last = true;
 	b->dt_lag = best;
 	double dem = d[best];
-	if (b->dt_has && fabs(dem - b->dt_demand) < BAL_DT_NOISE_W)
+	/* The noise gate adapts to the meter: a noisy house (+-150 W) would otherwise pass
+	 * every sample as a "step" and the batteries would chase the noise. The level is an
+	 * EMA of the sample-to-sample change, clipped so that one real step barely moves it. */
+	if (b->dt_has) {
+		double cap = BAL_DT_NOISE_CLIP * fmax(BAL_DT_NOISE_W, b->dt_noise);
+		double dev = fmin(fabs(dem - b->dt_demand), cap);
+		b->dt_noise = BAL_DT_NOISE_EMA * dev + (1.0 - BAL_DT_NOISE_EMA) * b->dt_noise;
+	}
+	double gate = fmax(BAL_DT_NOISE_W, BAL_DT_NOISE_K * b->dt_noise);
+	if (b->dt_has && fabs(dem - b->dt_demand) < gate)
 		b->dt_demand += BAL_DT_NOISE_ALPHA * (dem - b->dt_demand);
 	else
 		b->dt_demand = dem;

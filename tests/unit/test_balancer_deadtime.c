@@ -126,6 +126,32 @@ static void test_noise_smoothed_step_passes(void **st)
 	bal_destroy(b);
 }
 
+/* A noisy house (+-150 W, the single_venus_noisy scenario): the gate adapts, so the noise
+ * is smoothed too (the fixed 30 W gate would pass every sample), and a 1500 W step
+ * still passes on its first sample. */
+static void test_noise_gate_adapts(void **st)
+{
+	(void)st;
+	struct balancer *b = mk();
+	uint64_t rng = 987654321;
+	double sum_est = 0.0, sum_raw = 0.0;
+	int n = 0;
+	for (int k = 0; k < 600; k++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		double noise = ((double)(rng >> 11) / 9007199254740992.0) * 300.0 - 150.0;
+		double g = bal_deadtime_grid(b, 0.0, 300.0 + noise, (uint64_t)k + 1, 10.0 + k);
+		if (k > 100) {
+			sum_est += (g - 300.0) * (g - 300.0);
+			sum_raw += noise * noise;
+			n++;
+		}
+	}
+	assert_true(sqrt(sum_est / n) < 0.7 * sqrt(sum_raw / n));
+	double g = bal_deadtime_grid(b, 0.0, 1800.0, 100000, 700.0);
+	assert_true(fabs(g - 1800.0) < 1e-9);
+	bal_destroy(b);
+}
+
 /* Absurd inputs stay finite, and the history ring wraps without harm. */
 static void test_extremes_finite(void **st)
 {
@@ -235,6 +261,7 @@ int main(void)
 	        cmocka_unit_test(test_learns_the_meter_lag),
 	        cmocka_unit_test(test_better_than_upstream_during_ramp),
 	        cmocka_unit_test(test_noise_smoothed_step_passes),
+	        cmocka_unit_test(test_noise_gate_adapts),
 	        cmocka_unit_test(test_extremes_finite),
 	        cmocka_unit_test(test_step_no_double_count),
 	        cmocka_unit_test(test_b2500_hover_concentrated),
