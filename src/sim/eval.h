@@ -203,17 +203,28 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
                          const struct eval_record *rec, struct eval_metrics *m, struct err *e);
 /* Seconds of steady load before a sample counts for the sharing goal. */
 #define EVAL_SHARE_STEADY_S 60.0
+/* How far (W) the house consumption may have strayed from its current value over those
+ * seconds for the load to count as steady. */
+#define EVAL_SHARE_STEADY_BAND_W 50.0
 /* share_dev_p95_w: how far same-phase batteries are from their weighted share once the load
- * has been steady. A pool is the batteries on one phase, if there are two or more. At each
- * sample (only the poll-flagged ones when any sample is flagged) that lies at least
+ * has been steady. A pool is the batteries on one phase, if there are two or more. A sample
+ * counts (only the poll-flagged ones when any sample is flagged) if it lies at least
  * EVAL_SHARE_STEADY_S after the run's start and after the latest labelled step at or before
- * it, and at which no battery of the pool has SoC <= EVAL_SOC_EMPTY or >= EVAL_SOC_FULL,
- * a battery's deviation is |P_i - w_i / sum(w) * sum(P)| over its pool (weights w, NULL =
- * all 1; a pool whose weights sum to 0 is skipped); the sample's value is the largest
- * deviation over all pools. *out is the linear 95th percentile of those values, 0 when
- * no sample counts (and so for single-battery scenarios). -1 only on allocation failure. */
+ * it, and every sample's consumption in the EVAL_SHARE_STEADY_S before it (inclusive) lies
+ * within EVAL_SHARE_STEADY_BAND_W of its own (steady load). A pool is left out of a
+ * sample when one of its batteries has SoC <= EVAL_SOC_EMPTY or >= EVAL_SOC_FULL, when it
+ * holds a DC-only battery (no AC input: B2500, Jupiter) and its total output is below 0
+ * (charging), or when its weights sum to 0. Otherwise a battery's deviation is
+ * |P_i - w_i / sum(w) * sum(P)| over its pool (weights w, NULL = all 1); the sample's value
+ * is the largest deviation over its pools. *out is the linear 95th percentile of those
+ * values, 0 when no sample counts (and so for single-battery scenarios). O(n) time.
+ * -1 only on allocation failure. */
 int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, size_t nbat,
                        const struct eval_record *rec, double *out);
+/* Whether [CT002] lines ("KEY = value\n...") put the balancer in efficiency mode:
+ * the last MIN_EFFICIENT_POWER line (key case-insensitive, '=' or ':') has a value > 0.
+ * There the balancer parks batteries on purpose, so the sharing goal does not apply. */
+bool eval_ct_efficiency_mode(const char *lines);
 /* `n` evenly spaced bucket means of a per-sample value (battery index `which`, or -1 for
  * grid, -2 for consumption); empty buckets carry the previous value. */
 void eval_downsample(const struct eval_record *rec, double duration, int which, double *out,
@@ -297,6 +308,10 @@ int eval_ct002_lines(const struct eval_scenario *sc, const struct eval_opts *o, 
  * battery, or NULL for none. NULL with e on failure. */
 void *eval_world_result(const struct eval_world *w, const struct eval_opts *o, double time_scale,
                         double wall_s, const unsigned *timeouts, struct err *e);
+
+/* Whether a run of sc under o is in efficiency mode: eval_ct_efficiency_mode over the
+ * lines eval_ct002_lines writes (the scenario's ct_extra in active mode, then --set). */
+bool eval_efficiency_mode(const struct eval_scenario *sc, const struct eval_opts *o);
 
 /* Plays one scenario: spawns the daemon with a generated config.ini (CT002 on a free UDP
  * port, JSON_HTTP meter on the simulator's /power), runs the simulator with the schedule

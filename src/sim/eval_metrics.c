@@ -357,6 +357,31 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 	return 0;
 }
 
+/* A sliding-window extreme of the house consumption: a monotonic deque of sample indices
+ * whose consumption is non-increasing (max) or non-decreasing (min) from head to tail, so
+ * the window's extreme is at the head. Each index enters and leaves once: O(n) per run. */
+struct share_deque {
+	size_t *idx;
+	size_t head, tail;
+};
+
+static void deque_push(struct share_deque *d, const struct eval_sample *s, size_t i, bool max)
+{
+	while (d->tail > d->head) {
+		double last = s[d->idx[d->tail - 1]].consumption;
+		if (max ? last > s[i].consumption : last < s[i].consumption)
+			break;
+		d->tail--;
+	}
+	d->idx[d->tail++] = i;
+}
+
+static void deque_expire(struct share_deque *d, const struct eval_sample *s, double from)
+{
+	while (d->tail > d->head && s[d->idx[d->head]].t < from)
+		d->head++;
+}
+
 int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, size_t nbat,
                        const struct eval_record *rec, double *out)
 {
@@ -376,21 +401,41 @@ int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, 
 	for (size_t i = 0; i < rec->n && !any_poll; i++)
 		any_poll = s[i].poll;
 	double *dev = malloc((rec->n + 1) * sizeof(double));
-	if (!dev)
+	struct share_deque hi = {malloc((rec->n + 1) * sizeof(size_t)), 0, 0};
+	struct share_deque lo = {malloc((rec->n + 1) * sizeof(size_t)), 0, 0};
+	if (!dev || !hi.idx || !lo.idx) {
+		free(dev);
+		free(hi.idx);
+		free(lo.idx);
 		return -1;
+	}
 	size_t ndev = 0, mark = 0;
 	double since = 0.0; /* the run's start, then the latest labelled step */
 	for (size_t i = 0; i < rec->n; i++) {
+		/* Every sample feeds the load window, flagged or not: the load must have
+		 * held still throughout, not just at the polls. */
+		deque_push(&hi, s, i, true);
+		deque_push(&lo, s, i, false);
+		deque_expire(&hi, s, s[i].t - EVAL_SHARE_STEADY_S);
+		deque_expire(&lo, s, s[i].t - EVAL_SHARE_STEADY_S);
 		while (mark < rec->nm && rec->m[mark].t <= s[i].t)
 			since = fmax(since, rec->m[mark++].t);
 		if ((any_poll && !s[i].poll) || s[i].t - since < EVAL_SHARE_STEADY_S)
+			continue;
+		/* Steady load: the house consumption stayed within the band around its
+		 * current value for the whole window. Traces, solar curves and the washer
+		 * move between labelled steps; there the pool tracks a moving target, which
+		 * is settling, not sharing. */
+		double c = s[i].consumption;
+		if (s[hi.idx[hi.head]].consumption - c > EVAL_SHARE_STEADY_BAND_W ||
+		    c - s[lo.idx[lo.head]].consumption > EVAL_SHARE_STEADY_BAND_W)
 			continue;
 		double worst = -1.0;
 		for (int p = 0; p < 3; p++) {
 			if (gn[p] < 2)
 				continue;
 			double tot = 0, wsum = 0;
-			bool limited = false;
+			bool limited = false, dc_only = false;
 			for (size_t k = 0; k < gn[p]; k++) {
 				int b = group[p][k];
 				tot += s[i].power[b];
@@ -399,7 +444,13 @@ int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, 
 				 * balancer's fault, so the sample does not count. */
 				if (s[i].soc[b] <= EVAL_SOC_EMPTY || s[i].soc[b] >= EVAL_SOC_FULL)
 					limited = true;
+				if (!ac_chargeable(bats[b].dev_type))
+					dc_only = true;
 			}
+			/* A DC-only pack (B2500, Jupiter) cannot charge from the grid, so
+			 * while the pool charges its share is unreachable by design. */
+			if (dc_only && tot < 0)
+				limited = true;
 			if (limited || wsum <= 0)
 				continue;
 			for (size_t k = 0; k < gn[p]; k++) {
@@ -413,7 +464,44 @@ int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, 
 	}
 	int rc = eval_percentile(dev, ndev, 0.95, out);
 	free(dev);
+	free(hi.idx);
+	free(lo.idx);
 	return rc;
+}
+
+/* Skips spaces and tabs. */
+static const char *skip_blank(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+bool eval_ct_efficiency_mode(const char *lines)
+{
+	static const char key[] = "MIN_EFFICIENT_POWER";
+	bool on = false;
+	for (const char *p = lines; p && *p;) {
+		const char *l = skip_blank(p);
+		const char *nl = strchr(p, '\n');
+		if (!strncasecmp(l, key, sizeof(key) - 1)) {
+			const char *v = skip_blank(l + sizeof(key) - 1);
+			if (*v == '=' || *v == ':') {
+				char *endp;
+				double w = strtod(v + 1, &endp);
+				/* The last line wins, as in the config parser. */
+				on = endp != v + 1 && w > 0;
+			}
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return on;
+}
+
+bool eval_efficiency_mode(const struct eval_scenario *sc, const struct eval_opts *o)
+{
+	char lines[1536];
+	return eval_ct002_lines(sc, o, lines, sizeof(lines)) == 0 && eval_ct_efficiency_mode(lines);
 }
 
 static double pick(const struct eval_sample *s, int which)

@@ -31,6 +31,7 @@ const char *const eval_report_keys[] = {
         "oracle_cost_ct",
         "cost_regret_ct",
         "battery_travel_w_per_h",
+        "share_dev_p95_w",
 };
 const size_t eval_report_nkeys = sizeof(eval_report_keys) / sizeof(eval_report_keys[0]);
 
@@ -54,6 +55,8 @@ static const char *const glossary[] = {
         "bill of a perfect-foresight lossless fleet battery, eurocents",
         "grid cost - oracle cost (the headline number), eurocents",
         "sum of |change of battery output| per hour, W/h",
+        "p95 of the worst same-phase battery's distance from its weighted share under "
+        "steady load (ours, issue 5's 25 W goal), W",
 };
 
 static double num(const cJSON *o, const char *k, bool *ok)
@@ -128,18 +131,25 @@ static cJSON *aggregate(const cJSON *set, const cJSON *other, int *nshared)
 		return NULL;
 	*nshared = 0;
 	double sum[32] = {0};
+	int have[32] = {0};
 	const cJSON *r;
 	cJSON_ArrayForEach(r, set)
 	{
 		if (!find_scenario(other, str(r, "scenario")))
 			continue;
 		(*nshared)++;
-		for (size_t i = 0; i < eval_report_nkeys && i < 32; i++)
-			sum[i] += num(r, eval_report_keys[i], NULL);
+		for (size_t i = 0; i < eval_report_nkeys && i < 32; i++) {
+			bool ok;
+			sum[i] += num(r, eval_report_keys[i], &ok);
+			have[i] += ok;
+		}
 	}
+	/* A key some results lack (the reference's files have no share_dev_p95_w) has no
+	 * mean: it is left out and shows as "-", not as a mean that counts it as 0. */
 	for (size_t i = 0; i < eval_report_nkeys && i < 32 && *nshared; i++)
-		cJSON_AddNumberToObject(agg, eval_report_keys[i],
-		                        round(sum[i] / *nshared * 100.0) / 100.0);
+		if (have[i] == *nshared)
+			cJSON_AddNumberToObject(agg, eval_report_keys[i],
+			                        round(sum[i] / *nshared * 100.0) / 100.0);
 	return agg;
 }
 
@@ -290,6 +300,17 @@ static void svg_chart(FILE *f, const char *title, const struct series *s, size_t
 	fprintf(f, "</svg></figure>\n");
 }
 
+/* One table cell: the value, or "-" when the object lacks the key. */
+static void html_num(FILE *f, const cJSON *o, const char *k)
+{
+	bool ok;
+	double v = num(o, k, &ok);
+	if (ok)
+		fprintf(f, "<td>%g</td>", v);
+	else
+		fprintf(f, "<td>-</td>");
+}
+
 static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
 
 static void html_scenario(FILE *f, const cJSON *h, const cJSON *b)
@@ -389,8 +410,9 @@ int eval_write_html(FILE *f, const void *head_json, const void *base_json)
 		for (size_t i = 0; i < eval_report_nkeys; i++) {
 			fprintf(f, "<tr><td>%s</td>", eval_report_keys[i]);
 			if (ab)
-				fprintf(f, "<td>%g</td>", num(ab, eval_report_keys[i], NULL));
-			fprintf(f, "<td>%g</td></tr>\n", num(ah, eval_report_keys[i], NULL));
+				html_num(f, ab, eval_report_keys[i]);
+			html_num(f, ah, eval_report_keys[i]);
+			fprintf(f, "</tr>\n");
 		}
 		fprintf(f, "</table>\n");
 	}
