@@ -363,12 +363,11 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 		for (size_t i = 1; i < nconc; i++)
 			if (x->r[conc[i]].phase != x->r[conc[0]].phase)
 				same_phase = false;
-		/* Ours: a sustained small import (the trim's dwell) that the split leaves
-		 * below every battery's own input deadband would hover forever (a B2500 moves
-		 * only for ~25 W); concentrate it even over an imbalance the balance deadband
-		 * is not correcting anyway. */
-		bool hover = c->predictor == BAL_PRED_DEADTIME &&
-		             b->import_dwell >= BAL_IMPORT_TRIM_DWELL;
+		/* Ours: in a pool of B2500-family batteries a small error split N ways stays
+		 * below every battery's regulator deadband (a B2500 moves only for ~25 W), so
+		 * the grid would hover at +-20..50 W for ever; concentrate it even over an
+		 * imbalance, which the balance deadband is not correcting anyway. */
+		bool hover = c->predictor == BAL_PRED_DEADTIME;
 		for (size_t i = 0; i < nconc && hover; i++)
 			if (!bal_dev_needs_dc_floor(x->r[conc[i]].device_type))
 				hover = false;

@@ -205,13 +205,14 @@ static void test_step_no_double_count(void **st)
 	h_free(&h);
 }
 
-/* Four B2500 (HMA-1, DC-only) on A at unequal outputs and a steady +25 W import, a new
- * meter sample every 3 polls (upstream #624's setup). Split four ways the import is ~6 W
- * per battery, under the ~25 W a B2500 regulator acts on, so it would hover for ever.
- * Once the import trim's dwell has passed, ours concentrates the trimmed import on one
- * battery and keeps the trim on between samples; the same pool of HMG-50s (which act on
- * 10 W) keeps upstream's rule: no concentration over an imbalance (upstream #523). */
-static double hover_max_reading(const char *dev, int *n_nonzero)
+/* Four B2500 (HMA-1, DC-only) on A at unequal outputs, a steady small import or export,
+ * a new meter sample every 3 polls (upstream #624's setup). Split four ways, +25 W is
+ * ~6 W per battery, under the ~25 W a B2500 regulator acts on, so the grid would hover
+ * for ever. Ours concentrates a small error on one battery in a B2500-only pool (and,
+ * once the import trim's dwell has passed, keeps the trim on between samples); the same
+ * pool of HMG-50s (which act on 10 W) keeps upstream's rule: no concentration over an
+ * imbalance (upstream #523). */
+static double hover_max_reading(const char *dev, double grid, int *n_nonzero)
 {
 	struct bal_config c;
 	bal_config_defaults(&c);
@@ -227,10 +228,11 @@ static double hover_max_reading(const char *dev, int *n_nonzero)
 		for (int i = 0; i < 4; i++) {
 			h.now += 250;
 			uint64_t sample = (uint64_t)(round / 3) + 1; /* fresh every 3rd round */
-			const double *v = h_step(&h, ids[i], 25.0, sample);
+			const double *v = h_step(&h, ids[i], grid, sample);
 			double rd = v[0] + v[1] + v[2];
 			if (round >= 24) { /* well past the dwell (6 fresh samples) */
-				max_rd = fmax(max_rd, rd);
+				if (fabs(rd) > fabs(max_rd))
+					max_rd = rd;
 				if (fabs(rd) > 1.0)
 					(*n_nonzero)++;
 			}
@@ -244,15 +246,20 @@ static void test_b2500_hover_concentrated(void **st)
 {
 	(void)st;
 	int nz = 0;
-	double rd = hover_max_reading("HMA-1", &nz);
+	double rd = hover_max_reading("HMA-1", 25.0, &nz);
 	/* One battery, every request (6 rounds), with the +15 W trim (25 + 15 = 40), paced
 	 * to the 30 W base step since this test's batteries never move: still above the
 	 * ~25 W a B2500 acts on. */
 	assert_true(rd >= 29.5);
 	assert_int_equal(nz, 6);
-	rd = hover_max_reading("HMG-50", &nz);
+	rd = hover_max_reading("HMG-50", 25.0, &nz);
 	assert_true(rd < 25.0); /* split, no concentration over the imbalance */
 	assert_true(nz > 6);
+	/* The export side: -40 W split four ways is -10 W each, which no B2500 acts on;
+	 * concentrated, one battery gets it (paced to the 30 W base step). */
+	rd = hover_max_reading("HMA-1", -40.0, &nz);
+	assert_true(rd <= -29.5);
+	assert_int_equal(nz, 6);
 }
 
 int main(void)
