@@ -12,8 +12,11 @@ The checks, per scenario:
 - overshoot_max_w, band_crossings_per_h, grid_p2p_w and avoidable_import_wh at most 1.05x;
 - cost_regret_ct lower than the reference's (met when both are 0). For every ratio target a
   reference value of 0 is met only by 0;
-- share_dev_p95_w at most 25 W in every scenario with two or more batteries (same-phase
-  batteries within 25 W of their weighted share after 60 s of steady load);
+- share_dev_p95_w at most 25 W in every scenario with two or more batteries that is not in
+  efficiency mode (same-phase batteries within 25 W of their weighted share after 60 s of
+  steady load). In efficiency mode (the result's "efficiency_mode": MIN_EFFICIENT_POWER > 0)
+  the balancer parks batteries on purpose, so a fair share is not the intent; the metric is
+  still computed and printed there, not checked;
 - settle_mean_s and settle_p95_s at most 60 s in issue561_three_venus_e and
   issue624_b2500_join (check ids settle_mean_s_60s, settle_p95_s_60s).
 
@@ -112,10 +115,12 @@ def run_seeds(sim_bin=None, seeds=SEEDS, extra=None):
 
 
 def merge(runs):
-    """Per scenario, the mean of every numeric key over the seeds, plus the battery count."""
+    """Per scenario, the mean of every numeric key over the seeds, plus the battery count and
+    whether the balancer ran in efficiency mode."""
     merged = {}
     for name, rs in runs.items():
-        m = {"n_seeds": len(rs), "n_batteries": len(rs[0].get("battery_labels", []))}
+        m = {"n_seeds": len(rs), "n_batteries": len(rs[0].get("battery_labels", [])),
+             "efficiency_mode": any(r.get("efficiency_mode", False) for r in rs)}
         for k, v in rs[0].items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 m[k] = sum(r[k] for r in rs) / len(rs)
@@ -137,6 +142,13 @@ def load_expect(path=EXPECT):
     return {(e["scenario"], e["metric"]): e for e in doc["known_misses"]}
 
 
+def share_checked(o):
+    """Whether the sharing goal applies to a merged scenario: a pool exists and the
+    balancer is not in efficiency mode (which parks batteries below MIN_EFFICIENT_POWER
+    on purpose; their distance from a fair share is the intent there, not a fault)."""
+    return o["n_batteries"] >= 2 and not o.get("efficiency_mode", False)
+
+
 def pairs(ours, ref):
     """Every checked pair: (scenario, metric id, ours, ref/limit, met, target text)."""
     out = []
@@ -155,7 +167,7 @@ def pairs(ours, ref):
             out.append((name, k, ov, rv, met, text))
     for name in sorted(ours):
         o = ours[name]
-        if o["n_batteries"] >= 2:
+        if share_checked(o):
             v = o["share_dev_p95_w"]
             out.append((name, "share_dev_p95_w", v, SHARE_LIMIT_W, v <= SHARE_LIMIT_W,
                         "<= %g W" % SHARE_LIMIT_W))
@@ -189,6 +201,15 @@ def test_targets():
         for k, _, _ in RATIO_TARGETS:
             check(math.isfinite(o[k]), (name, k, o[k]))
         check("share_dev_p95_w" in o and math.isfinite(o["share_dev_p95_w"]), name)
+    # The flag that exempts a scenario from the sharing goal must be there and match the
+    # scenarios that set MIN_EFFICIENT_POWER (the /eff variants), or a broken flag could
+    # silently drop the check everywhere. AM_EVAL_SET may set MIN_EFFICIENT_POWER itself.
+    for name, rs in runs.items():
+        for r in rs:
+            check(isinstance(r.get("efficiency_mode"), bool), (name, "efficiency_mode"))
+        if not eval_set_args():
+            check(ours[name]["efficiency_mode"] == name.endswith("/eff"),
+                  (name, "efficiency_mode", ours[name]["efficiency_mode"]))
 
     failures, now_met, known = [], [], 0
     met_n = 0
@@ -213,6 +234,10 @@ def test_targets():
         if ov > bound:
             failures.append("REGRESSION %s %s: ours %s > %s (known miss recorded at %s; ref %s)"
                             % (name, k, fmt(ov), fmt(bound), fmt(e["ours"]), fmt(rv)))
+    eff = sorted(n for n, o in ours.items() if o["n_batteries"] >= 2 and not share_checked(o))
+    if eff:
+        print("share_dev_p95_w not checked (efficiency mode): "
+              + ", ".join("%s %s" % (n, fmt(ours[n]["share_dev_p95_w"])) for n in eff))
     for line in now_met:
         print(line)
     for key in sorted(set(expect) - seen):
