@@ -57,6 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.efficiency_rotation_interval = f & 32 ? 5 : 900;
 	c.saturation_grace_seconds = f & 64 ? 3 : 90;
 	c.concentrate_deadband = f & 128 ? 0 : 60;
+	unsigned f2 = u8(&r);
+	if (f2 & 1) { /* upstream's predictor and pacing default */
+		c.predictor = BAL_PRED_UPSTREAM;
+		c.pace_max_step = 100;
+	}
+	c.import_trim_w = f2 & 2 ? 0 : 15;
 	ev_ms now = 1000;
 	struct balancer *b = bal_create(&c, now);
 	if (!b)

@@ -35,7 +35,7 @@ int tasmota_parse(const char *body, size_t len, const struct tasmota_cfg *cfg,
 				rc = label_int(obj, cfg->labels[i], &r.w[i], e);
 				continue;
 			}
-			double in, outw;
+			double in = 0.0, outw = 0.0;
 			rc = label_int(obj, cfg->in[i], &in, e);
 			if (rc == 0)
 				rc = label_int(obj, cfg->out[i], &outw, e);
