@@ -181,9 +181,17 @@ struct eval_metrics {
 	double import_wh, export_wh, avoidable_import_wh, avoidable_export_wh;
 	double grid_cost_ct, oracle_cost_ct, cost_regret_ct;
 	double battery_travel_w_per_h;
-	/* Ours (not the reference's): the sharing goal, see eval_share_dev_p95. */
+	/* Ours (not the reference's): the issue's sharing goal, see eval_share_dev_p95, and
+	 * how many samples it counted (0: the scenario never had steady load to share). */
 	double share_dev_p95_w;
+	size_t share_samples;
+	/* Ours: steady_rms_w without the first EVAL_START_EXCLUDE_S seconds, where no
+	 * controller can act yet (the inspection poll and the inverter's start-up delay). */
+	double steady_rms_after_start_w;
 };
+
+/* Seconds at the start of a run left out of steady_rms_after_start_w. */
+#define EVAL_START_EXCLUDE_S 30.0
 
 /* Linear-interpolated percentile of values (copied and sorted; pct in 0..1); 0 if n == 0.
  * -1 only on allocation failure. */
@@ -217,10 +225,11 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
  * (charging), or when its weights sum to 0. Otherwise a battery's deviation is
  * |P_i - w_i / sum(w) * sum(P)| over its pool (weights w, NULL = all 1); the sample's value
  * is the largest deviation over its pools. *out is the linear 95th percentile of those
- * values, 0 when no sample counts (and so for single-battery scenarios). O(n) time.
+ * values, 0 when no sample counts (and so for single-battery scenarios); *counted (may be
+ * NULL) is the number of samples that counted. O(n) time.
  * -1 only on allocation failure. */
 int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, size_t nbat,
-                       const struct eval_record *rec, double *out);
+                       const struct eval_record *rec, double *out, size_t *counted);
 /* Whether [CT002] lines ("KEY = value\n...") put the balancer in efficiency mode:
  * the last MIN_EFFICIENT_POWER line (key case-insensitive, '=' or ':') has a value > 0.
  * There the balancer parks batteries on purpose, so the sharing goal does not apply. */

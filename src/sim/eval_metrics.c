@@ -235,8 +235,8 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 	}
 
 	/* Steady RMS (outside the 120 s after each event) and the p95-p5 swing. */
-	size_t nsteady = 0, ngrid = 0;
-	double steady_sq = 0;
+	size_t nsteady = 0, ngrid = 0, npost = 0;
+	double steady_sq = 0, post_sq = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (any_poll && !s[i].poll)
 			continue;
@@ -248,6 +248,10 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 		if (!transient) {
 			steady[nsteady++] = s[i].grid;
 			steady_sq += s[i].grid * s[i].grid;
+			if (s[i].t >= EVAL_START_EXCLUDE_S) {
+				npost++;
+				post_sq += s[i].grid * s[i].grid;
+			}
 		}
 	}
 	double p95, p5, sp95;
@@ -331,6 +335,7 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 	m->grid_p2p_w = r1(p95 - p5);
 	m->grid_rms_w = tot_dt > 0 ? r1(sqrt(sq_dt / tot_dt)) : 0.0;
 	m->steady_rms_w = nsteady ? r1(sqrt(steady_sq / (double)nsteady)) : 0.0;
+	m->steady_rms_after_start_w = npost ? r1(sqrt(post_sq / (double)npost)) : 0.0;
 	m->mean_abs_grid_w = tot_dt > 0 ? r1(abs_dt / tot_dt) : 0.0;
 	m->share_imbalance_w = tot_dt > 0 ? r1(imb_dt / tot_dt) : 0.0;
 	m->import_wh = r1(imp);
@@ -344,7 +349,7 @@ int eval_compute_metrics(const struct eval_bat_spec *bats, size_t nbat, double d
 	m->cost_regret_ct = r2(fmax(0.0, cost - oracle));
 	m->battery_travel_w_per_h = m->duration_h > 0 ? round(travel / m->duration_h) : 0.0;
 	double share_dev;
-	if (eval_share_dev_p95(bats, NULL, nbat, rec, &share_dev) < 0) {
+	if (eval_share_dev_p95(bats, NULL, nbat, rec, &share_dev, &m->share_samples) < 0) {
 		free(settle);
 		free(grid);
 		free(steady);
@@ -383,9 +388,11 @@ static void deque_expire(struct share_deque *d, const struct eval_sample *s, dou
 }
 
 int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, size_t nbat,
-                       const struct eval_record *rec, double *out)
+                       const struct eval_record *rec, double *out, size_t *counted)
 {
 	*out = 0.0;
+	if (counted)
+		*counted = 0;
 	if (nbat > EVAL_MAX_BAT)
 		nbat = EVAL_MAX_BAT;
 	int group[3][EVAL_MAX_BAT];
@@ -462,6 +469,8 @@ int eval_share_dev_p95(const struct eval_bat_spec *bats, const double *weights, 
 		if (worst >= 0)
 			dev[ndev++] = worst;
 	}
+	if (counted)
+		*counted = ndev;
 	int rc = eval_percentile(dev, ndev, 0.95, out);
 	free(dev);
 	free(hi.idx);

@@ -32,6 +32,7 @@ const char *const eval_report_keys[] = {
         "cost_regret_ct",
         "battery_travel_w_per_h",
         "share_dev_p95_w",
+        "steady_rms_after_start_w",
 };
 const size_t eval_report_nkeys = sizeof(eval_report_keys) / sizeof(eval_report_keys[0]);
 
@@ -57,6 +58,7 @@ static const char *const glossary[] = {
         "sum of |change of battery output| per hour, W/h",
         "p95 of the worst same-phase battery's distance from its weighted share under "
         "steady load (ours, issue 5's 25 W goal), W",
+        "steady RMS without the first 30 s (before any battery can respond)",
 };
 
 static double num(const cJSON *o, const char *k, bool *ok)

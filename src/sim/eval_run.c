@@ -399,6 +399,8 @@ static cJSON *result_json(const struct eval_world *w, const struct eval_opts *op
 	cJSON_AddNumberToObject(o, "cost_regret_ct", m->cost_regret_ct);
 	cJSON_AddNumberToObject(o, "battery_travel_w_per_h", m->battery_travel_w_per_h);
 	cJSON_AddNumberToObject(o, "share_dev_p95_w", m->share_dev_p95_w);
+	cJSON_AddNumberToObject(o, "share_samples", (double)m->share_samples);
+	cJSON_AddNumberToObject(o, "steady_rms_after_start_w", m->steady_rms_after_start_w);
 	cJSON_AddBoolToObject(o, "efficiency_mode", eval_efficiency_mode(sc, opts));
 	cJSON *to = cJSON_AddArrayToObject(o, "battery_timeouts");
 	cJSON *labels = cJSON_AddArrayToObject(o, "battery_labels");

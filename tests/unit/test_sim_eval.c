@@ -112,11 +112,21 @@ static void test_metrics_energy_and_avoidable(void **state)
 	assert_float_equal(m.grid_rms_w, 100.0, 1e-9);
 	assert_float_equal(m.mean_abs_grid_w, 100.0, 1e-9);
 	assert_float_equal(m.steady_rms_w, 100.0, 1e-9);
+	assert_float_equal(m.steady_rms_after_start_w, 100.0, 1e-9);
 	assert_float_equal(m.grid_p2p_w, 0.0, 1e-9);
 	assert_float_equal(m.grid_cost_ct, 3.0, 1e-9);
 	assert_float_equal(m.oracle_cost_ct, 0.0, 1e-9); /* the oracle covers 100 W */
 	assert_float_equal(m.cost_regret_ct, 3.0, 1e-9);
 	assert_int_equal(m.events_measured, 0);
+	/* A start-up transient: 3000 W for the first 30 s (no battery can act yet), then
+	 * 0. It dominates steady_rms_w; steady_rms_after_start_w leaves it out. */
+	for (size_t i = 0; i < r.n; i++)
+		r.s[i].grid = r.s[i].t < 30.0 ? 3000.0 : 0.0;
+	assert_int_equal(eval_compute_metrics(&venus, 1, 3600, &r, &m, &e), 0);
+	assert_true(m.steady_rms_w > 250.0);
+	assert_float_equal(m.steady_rms_after_start_w, 0.0, 1e-9);
+	for (size_t i = 0; i < r.n; i++)
+		r.s[i].grid = 100.0;
 	/* An empty battery: the import is not avoidable. */
 	for (size_t i = 0; i < r.n; i++)
 		r.s[i].soc[0] = 0.01;

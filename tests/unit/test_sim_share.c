@@ -59,7 +59,10 @@ static double share(const struct eval_bat_spec *bats, const double *w, size_t nb
                     const struct eval_record *r)
 {
 	double v = -1.0;
-	assert_int_equal(eval_share_dev_p95(bats, w, nb, r, &v), 0);
+	size_t cnt = 99;
+	assert_int_equal(eval_share_dev_p95(bats, w, nb, r, &v, &cnt), 0);
+	assert_true(cnt <= r->n);
+	assert_true(cnt > 0 || v == 0.0);
 	return v;
 }
 
@@ -242,10 +245,17 @@ static void test_moving_load_excluded(void **state)
 	}
 	/* Counting the ramp (275 of 540 samples at 300 W) would give 300. */
 	assert_float_equal(share(b, NULL, 2, &r), 100.0, 1e-9);
-	/* A load that never stops moving counts nothing. */
+	size_t cnt = 0;
+	double v = 0.0;
+	assert_int_equal(eval_share_dev_p95(b, NULL, 2, &r, &v, &cnt), 0);
+	assert_int_equal(cnt, 600 - 335); /* the plateau's samples from 335 s on */
+	/* A load that never stops moving counts nothing, and says so: 0 samples, so a 0 W
+	 * result is "no steady load", not "perfect sharing". */
 	for (size_t i = 0; i < r.n; i++)
 		r.s[i].consumption = 2.0 * r.s[i].t;
 	assert_float_equal(share(b, NULL, 2, &r), 0.0, 1e-9);
+	assert_int_equal(eval_share_dev_p95(b, NULL, 2, &r, &v, &cnt), 0);
+	assert_int_equal(cnt, 0);
 	eval_record_free(&r);
 }
 
@@ -435,7 +445,9 @@ static void test_efficiency_mode_flag(void **state)
 	assert_true(eval_efficiency_mode(eval_scenario_find("two_venus/fair"), &o));
 }
 
-static char *capture_compare(const cJSON *base, const cJSON *head)
+/* noinline: GCC 12 otherwise takes the returned buffer for the address of the local
+ * `buf` passed to open_memstream and warns of a dangling pointer (-Wdangling-pointer). */
+__attribute__((noinline)) static char *capture_compare(const cJSON *base, const cJSON *head)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -446,7 +458,7 @@ static char *capture_compare(const cJSON *base, const cJSON *head)
 	return buf;
 }
 
-static char *capture_html(const cJSON *head, const cJSON *base)
+__attribute__((noinline)) static char *capture_html(const cJSON *head, const cJSON *base)
 {
 	char *buf = NULL;
 	size_t len = 0;
