@@ -9,8 +9,13 @@
 #include "astrameter/balancer.h"
 
 /* Constants upstream does not expose in config (REFERENCE §5.7). */
-#define BAL_PACE_TRACKING_DELTA_W   5.0
-#define BAL_PACE_GROWTH_FACTOR      2.0
+#define BAL_PACE_TRACKING_DELTA_W 5.0
+#define BAL_PACE_GROWTH_FACTOR    2.0
+/* Ours, with the dead-time predictor: the cap grows from the base to PACE_MAX_STEP in one
+ * poll once the battery follows. Every rise of the reading restarts the Venus firmware's
+ * own 50-60-180-350-410 W ramp, so doubling over four polls cost four slow responses;
+ * PACE_MAX_STEP is then the pool's per-poll step, split over its active batteries. */
+#define BAL_PACE_GROWTH_FAST        16.0
 #define BAL_PACE_REFERENCE_DT       1.0
 #define BAL_PRED_TRUST_MIN          0.15
 #define BAL_PRED_TRUST_MAX          0.9

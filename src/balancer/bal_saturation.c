@@ -120,7 +120,11 @@ double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading
 		double moved = s->has_pace_prev ? (reported - s->pace_prev_reported) * sign : 0.0;
 		/* Grow only while the battery demonstrably follows the command. */
 		if (moved >= BAL_PACE_TRACKING_DELTA_W * ratio)
-			cap = fmin(cap * pow(BAL_PACE_GROWTH_FACTOR, ratio), c->pace_max_step);
+			cap = fmin(cap * pow(c->predictor == BAL_PRED_DEADTIME
+			                             ? BAL_PACE_GROWTH_FAST
+			                             : BAL_PACE_GROWTH_FACTOR,
+			                     ratio),
+			           c->pace_max_step);
 	} else {
 		cap = fmax(base, fabs(reading) / ratio);
 	}

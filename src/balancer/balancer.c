@@ -135,6 +135,17 @@ void bal_split_by_phase(const struct bal_ctx *x, double target, const struct bal
 		value[k] = target * (pe[k] / total);
 }
 
+/* Ours, with the dead-time predictor: PACE_MAX_STEP is the pool's per-poll step, split
+ * over its n active batteries, so that several batteries acting on one meter sample do
+ * not overshoot together. Upstream's predictor paces each battery on its own. */
+static struct bal_config pool_pacing(const struct bal_config *c, size_t n)
+{
+	struct bal_config pc = *c;
+	if (c->predictor == BAL_PRED_DEADTIME && n > 1)
+		pc.pace_max_step = fmax(pc.pace_base_step, pc.pace_max_step / (double)n);
+	return pc;
+}
+
 /* Drive a consumer to 0 W net, entirely on its own phase field. Auto-pool callers pace
  * the wind-down (the firmware applies a charge-direction reading in full in one cycle);
  * user-initiated pauses do not. */
@@ -320,7 +331,8 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 		double desired = total_fade > 0 ? demand * s->fade_weight / total_fade : 0.0;
 		double reading = desired - reported;
 		double unpaced = reading;
-		reading = bal_pace(c, s, reading, reported, x->t);
+		struct bal_config pc = pool_pacing(c, pool->n);
+		reading = bal_pace(&pc, s, reading, reported, x->t);
 		record(s, reading, desired, unpaced);
 		bal_split_by_phase(x, reading, pool, eff, value);
 		return;
@@ -400,7 +412,12 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 	residual = bal_damp(c, s, residual);
 	double reading = (reported + residual) - reported;
 	double unpaced = reading;
-	reading = bal_pace(c, s, reading, reported, x->t);
+	size_t nact = 0;
+	for (size_t i = 0; i < pool->n; i++)
+		if (eff[i] > 0.1)
+			nact++;
+	struct bal_config pc = pool_pacing(c, nact);
+	reading = bal_pace(&pc, s, reading, reported, x->t);
 	record(s, reading, reported + residual, unpaced);
 	bal_split_by_phase(x, reading, pool, eff, value);
 }

@@ -262,6 +262,53 @@ static void test_b2500_hover_concentrated(void **st)
 	assert_int_equal(nz, 6);
 }
 
+/* Pacing with the dead-time predictor: once a battery follows, the cap goes from the
+ * 30 W base to PACE_MAX_STEP in one poll (upstream doubles it per poll), and PACE_MAX_STEP
+ * is the pool's step, split over its active batteries. A 3 kW demand, batteries that
+ * apply every reading in full. */
+static void pace_run(size_t nbat, double want_second, double want_cap)
+{
+	struct bal_config c;
+	bal_config_defaults(&c);
+	struct h h;
+	h_init(&h, &c);
+	const char *ids[2] = {"aaaaaaaaaaa1", "aaaaaaaaaaa2"};
+	double power[2] = {0, 0};
+	for (size_t i = 0; i < nbat; i++)
+		h_put(&h, ids[i], 'A', 0, "HMG-50");
+	double maxrd = 0.0;
+	for (int k = 0; k < 8; k++) {
+		for (size_t i = 0; i < nbat; i++) {
+			h.now += 1000 / (ev_ms)nbat;
+			h_power(&h, ids[i], (int)lround(power[i]));
+			double grid = 3000.0 - power[0] - power[1];
+			const double *v = h_step(&h, ids[i], grid, (uint64_t)(k * 2 + (int)i) + 1);
+			double rd = v[0] + v[1] + v[2];
+			if (k == 1)
+				assert_true(fabs(rd - want_second) < 1e-6);
+			maxrd = fmax(maxrd, rd);
+			power[i] += rd;
+		}
+	}
+	assert_true(fabs(maxrd - want_cap) < 1e-6);
+	h_free(&h);
+}
+
+static void test_pacing_fast_growth_pool_split(void **st)
+{
+	(void)st;
+	pace_run(1, 400.0, 400.0); /* 30, then 400 at once */
+	pace_run(2, 200.0, 200.0); /* two batteries: 200 each */
+	/* Upstream's pacing is untouched: 30, 60, ... per battery, up to 100. */
+	struct bal_config c;
+	bal_config_upstream(&c);
+	struct bal_cstate s;
+	memset(&s, 0, sizeof(s));
+	double r1 = bal_pace(&c, &s, 1000.0, 0.0, 10.0);
+	double r2 = bal_pace(&c, &s, 1000.0, r1, 11.0);
+	assert_true(fabs(r1 - 30.0) < 1e-9 && fabs(r2 - 60.0) < 1e-9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +319,7 @@ int main(void)
 	        cmocka_unit_test(test_extremes_finite),
 	        cmocka_unit_test(test_step_no_double_count),
 	        cmocka_unit_test(test_b2500_hover_concentrated),
+	        cmocka_unit_test(test_pacing_fast_growth_pool_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
