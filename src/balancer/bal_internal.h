@@ -14,7 +14,8 @@
 /* Ours, with the dead-time predictor: the cap grows from the base to PACE_MAX_STEP in one
  * poll once the battery follows. Every rise of the reading restarts the Venus firmware's
  * own 50-60-180-350-410 W ramp, so doubling over four polls cost four slow responses;
- * PACE_MAX_STEP is then the pool's per-poll step, split over its active batteries. */
+ * PACE_MAX_STEP is then the pool's per-poll step, split over its active batteries. Not in
+ * efficiency mode (MIN_EFFICIENT_POWER > 0), where it overshot during handoffs. */
 #define BAL_PACE_GROWTH_FAST        16.0
 #define BAL_PACE_REFERENCE_DT       1.0
 #define BAL_PRED_TRUST_MIN          0.15

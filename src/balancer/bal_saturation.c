@@ -119,12 +119,14 @@ double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading
 	} else if (fabs(reading) > limit) {
 		double moved = s->has_pace_prev ? (reported - s->pace_prev_reported) * sign : 0.0;
 		/* Grow only while the battery demonstrably follows the command. */
-		if (moved >= BAL_PACE_TRACKING_DELTA_W * ratio)
-			cap = fmin(cap * pow(c->predictor == BAL_PRED_DEADTIME
-			                             ? BAL_PACE_GROWTH_FAST
-			                             : BAL_PACE_GROWTH_FACTOR,
-			                     ratio),
-			           c->pace_max_step);
+		if (moved >= BAL_PACE_TRACKING_DELTA_W * ratio) {
+			/* Efficiency mode hands load between batteries (fades, probes):
+			 * there the fast growth overshot (two_venus/eff 311 W vs 94 W). */
+			bool fast =
+			        c->predictor == BAL_PRED_DEADTIME && c->min_efficient_power <= 0;
+			double g = fast ? BAL_PACE_GROWTH_FAST : BAL_PACE_GROWTH_FACTOR;
+			cap = fmin(cap * pow(g, ratio), c->pace_max_step);
+		}
 	} else {
 		cap = fmax(base, fabs(reading) / ratio);
 	}
