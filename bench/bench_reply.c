@@ -4,7 +4,8 @@
  * It serves a local JSON_HTTP meter itself (a thread with a keep-alive HTTP server) whose
  * phase A value is the bench's monotonic clock in ms modulo 100000 at the moment the meter
  * was read, so every CT002 reply tells how old the reading in it is. It then starts the
- * daemon (path in argv[1], default build/release/astrameter) and measures:
+ * daemon (path in argv[1], default build/release/astrameter; argv[2] --active runs it with
+ * ACTIVE_CONTROL = True, so the balancer decides every answer) and measures:
  *   1. CT002 reply latency, fresh cache, one request in flight (p50/p99/max)
  *   2. Shelly (EM.GetStatus on a Pro EM50 port) reply latency, fresh cache
  *   3. CT002 throughput with 16 requests in flight
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -230,6 +232,8 @@ static pid_t start_daemon(const char *bin, const char *cfg)
 int main(int argc, char **argv)
 {
 	const char *bin = argc > 1 ? argv[1] : "build/release/astrameter";
+	/* --active: the same figures with the balancer deciding every answer. */
+	bool active = argc > 2 && strcmp(argv[2], "--active") == 0;
 	signal(SIGPIPE, SIG_IGN);
 	int mport = meter_start();
 	if (mport < 0) {
@@ -244,9 +248,10 @@ int main(int argc, char **argv)
 	 * paced client (every 300 ms) forces a fetch per request. */
 	fprintf(cf,
 	        "[GENERAL]\nDEVICE_TYPE = ct002, shellyproem50\n\n[CT002]\nUDP_PORT = %d\n"
-	        "ACTIVE_CONTROL = False\n\n[JSON_HTTP]\nURL = http://127.0.0.1:%d/power\n"
+	        "ACTIVE_CONTROL = %s\n\n[JSON_HTTP]\nURL = http://127.0.0.1:%d/power\n"
 	        "JSON_PATHS = $.phase_a,$.phase_b,$.phase_c\nTHROTTLE_INTERVAL = 0.25\n",
-	        ctport, mport);
+	        ctport, active ? "True" : "False", mport);
+	printf("mode: %s\n", active ? "active control (balancer on every answer)" : "relay");
 	fclose(cf);
 	pid_t pid = start_daemon(bin, cfgpath);
 	struct sockaddr_in ct = {.sin_family = AF_INET,
@@ -268,7 +273,8 @@ int main(int argc, char **argv)
 
 	size_t got = ping_pong(s, &ct, req, rl, N, 0, lat, age);
 	report("CT002 reply, fresh cache, 1 in flight", lat, got, "us", 1000);
-	report("  age of the reading in those replies", age, got, "ms", 1);
+	if (!active) /* active replies carry the balancer's values, not the meter's clock */
+		report("  age of the reading in those replies", age, got, "ms", 1);
 
 	const char *sreq =
 	        "{\"id\":1,\"src\":\"bench\",\"method\":\"EM.GetStatus\",\"params\":{\"id\":0}}";
@@ -319,7 +325,8 @@ int main(int argc, char **argv)
 	long m0 = meter_requests;
 	got = ping_pong(s, &ct, req, rl, 40, 300, lat, age);
 	report("CT002 reply with a meter fetch per request", lat, got, "ms", 1);
-	report("  age of the reading in those replies", age, got, "ms", 1);
+	if (!active) /* active replies carry the balancer's values, not the meter's clock */
+		report("  age of the reading in those replies", age, got, "ms", 1);
 	printf("%-44s %ld fetches for %zu replies\n", "  meter fetches", meter_requests - m0, got);
 
 	/* 10 batteries polling once per second each for 10 s. */
