@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -133,6 +134,9 @@ static pid_t spawn_daemon(const char *bin, const char *cfg, const char *log, str
 		return -1;
 	}
 	if (pid == 0) {
+		/* If the runner dies (killed, crashed), take the daemon with it instead of
+		 * leaving it running on its port. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int nul = open("/dev/null", O_RDWR);
 		if (fd >= 0)
