@@ -199,17 +199,19 @@ double bal_predict_grid(struct balancer *b, double pool_output, double grid_tota
 	return b->pred_grid;
 }
 
-/* Pool output at time t: the newest history entry at or before t (the oldest if none). */
-static double dt_pool_at(const struct balancer *b, double t)
+/* The pool output at each candidate lag: for lag j, the newest history entry at or before
+ * t - j * LAG_STEP (the oldest entry if none is that old). The lags go back in time, so one
+ * walk from the newest entry serves them all (this runs on every fresh sample). */
+static void dt_pool_lags(const struct balancer *b, double t, double p[BAL_DT_LAGS])
 {
-	double p = b->dt_hist[b->dt_head].p;
-	for (size_t k = 0; k < b->dt_n; k++) {
-		size_t i = (b->dt_head + k) % BAL_DT_HIST;
-		if (b->dt_hist[i].t > t)
-			break;
-		p = b->dt_hist[i].p;
+	size_t k = b->dt_n; /* entries newer than the current lag's target: [k, n) */
+	for (int j = 0; j < BAL_DT_LAGS; j++) {
+		double target = t - j * BAL_DT_LAG_STEP_S;
+		while (k > 0 && b->dt_hist[(b->dt_head + k - 1) % BAL_DT_HIST].t > target)
+			k--;
+		size_t i = (b->dt_head + (k > 0 ? k - 1 : 0)) % BAL_DT_HIST;
+		p[j] = b->dt_hist[i].p;
 	}
-	return p;
 }
 
 double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample,
@@ -232,9 +234,10 @@ double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_tot
 	 * about the same large amount, and would swamp that evidence: a sample where even
 	 * the flattest lag moved by more than the gate is a load step and is not scored. */
 	double d[BAL_DT_LAGS];
+	dt_pool_lags(b, t, d);
 	double flattest = INFINITY;
 	for (int j = 0; j < BAL_DT_LAGS; j++) {
-		d[j] = grid_total + dt_pool_at(b, t - j * BAL_DT_LAG_STEP_S);
+		d[j] += grid_total;
 		if (b->dt_have_last)
 			flattest = fmin(flattest, fabs(d[j] - b->dt_last[j]));
 	}
