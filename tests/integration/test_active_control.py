@@ -59,9 +59,10 @@ def test_active_is_the_default():
 
 
 def test_worked_example_pacing():
+    # REFERENCE §1.10's worked example is upstream's controller: run it that way.
     m = Meter()
     m.set_power(300)
-    d, port = start(m)
+    d, port = start(m, "GRID_PREDICTOR = upstream")
     try:
         u = Udp(port)
         f = ask(u, mac="AABBCCDDEEFF", phase="A", power=100)
@@ -76,6 +77,30 @@ def test_worked_example_pacing():
         # The battery followed, so the pace cap doubled: +60, net 190.
         check(f[4:12] == ["60", "0", "0", "60", "1", "0", "0", "0"], f)
         check(f[20] == "190", f)
+        u.close()
+    finally:
+        check(d.stop() == 0, "daemon exit code")
+        m.stop()
+
+
+def test_default_pacing_grows_in_one_poll():
+    """Our default (dead-time predictor): the same two requests start at the 30 W base step
+    too, but once the battery follows the cap goes to PACE_MAX_STEP at once (upstream
+    doubles it to 60), so the second delta is well above 60 and at most 400."""
+    m = Meter()
+    m.set_power(300)
+    d, port = start(m)
+    try:
+        u = Udp(port)
+        f = ask(u, mac="AABBCCDDEEFF", phase="A", power=100)
+        check(f[4:8] == ["30", "0", "0", "30"], f)
+        time.sleep(1.05)
+        m.set_power(250)
+        time.sleep(0.3)
+        f = ask(u, mac="AABBCCDDEEFF", phase="A", power=130)
+        delta = int(f[4])
+        check(100 < delta <= 400 and f[5:8] == ["0", "0", str(delta)], f)
+        check(int(f[20]) == 130 + delta, f)
         u.close()
     finally:
         check(d.stop() == 0, "daemon exit code")
@@ -265,6 +290,7 @@ if __name__ == "__main__":
     Runner().run([
         test_active_is_the_default,
         test_worked_example_pacing,
+        test_default_pacing_grows_in_one_poll,
         test_worked_example_split_pacing_off,
         test_inspection_gets_raw_values,
         test_restart_keeps_manual_target,
