@@ -124,9 +124,9 @@ struct balancer {
 	size_t dt_head, dt_n;
 	double dt_score[BAL_DT_LAGS]; /* EMA of each lag's squared demand change */
 	double dt_last[BAL_DT_LAGS];  /* each lag's demand at the previous sample */
-	bool dt_have_last, dt_has;
-	double dt_demand; /* the estimate: house demand behind the meter */
-	double dt_noise;  /* typical sample-to-sample demand change (noise level) */
+	bool dt_has;                  /* a fresh sample has been seen: dt_last, dt_demand are set */
+	double dt_demand;             /* the estimate: house demand behind the meter */
+	double dt_noise;              /* typical sample-to-sample demand change (noise level) */
 	uint64_t dt_sample;
 	int dt_lag; /* index of the lag in use */
 
@@ -183,16 +183,18 @@ void bal_sat_update(const struct bal_config *c, struct bal_cstate *s, bool has_t
                     double target, double actual, double t);
 void bal_sat_set_grace(struct bal_cstate *s, double deadline, double t);
 void bal_sat_clear(struct bal_cstate *s);
-double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading, double reported,
-                double t);
+/* Upstream's ramp pacing with the cap bounded by max_step (PACE_MAX_STEP, or the pool's
+ * share of it: see balancer.c). */
+double bal_pace(const struct bal_config *c, double max_step, struct bal_cstate *s, double reading,
+                double reported, double t);
 double bal_damp(const struct bal_config *c, struct bal_cstate *s, double residual);
 double bal_predict_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample);
 /* The dead-time predictor: the grid the pool sees now, given its output now, the meter's
  * (filtered) total, the sample id and now in seconds. */
 double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample,
                          double t);
-/* Upstream's import trim; hold (ours, dead-time predictor only) keeps it on between
- * fresh samples, for pools of B2500-family batteries (see bal_saturation.c). */
+/* Upstream's import trim; hold (ours: the dead-time predictor with a pool of B2500-family
+ * batteries) keeps it on between fresh samples (see bal_saturation.c). */
 double bal_import_trim(struct balancer *b, double control_grid, bool fresh, bool hold);
 
 /* ---- bal_efficiency.c: rotation, probe handoff, fade ---- */

@@ -98,8 +98,8 @@ void bal_sat_update(const struct bal_config *c, struct bal_cstate *s, bool has_t
 
 /* ---- ramp pacing (upstream #458) ------------------------------------------------------- */
 
-double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading, double reported,
-                double t)
+double bal_pace(const struct bal_config *c, double max_step, struct bal_cstate *s, double reading,
+                double reported, double t)
 {
 	double base = c->pace_base_step;
 	if (base <= 0)
@@ -125,12 +125,12 @@ double bal_pace(const struct bal_config *c, struct bal_cstate *s, double reading
 			bool fast =
 			        c->predictor == BAL_PRED_DEADTIME && c->min_efficient_power <= 0;
 			double g = fast ? BAL_PACE_GROWTH_FAST : BAL_PACE_GROWTH_FACTOR;
-			cap = fmin(cap * pow(g, ratio), c->pace_max_step);
+			cap = fmin(cap * pow(g, ratio), max_step);
 		}
 	} else {
 		cap = fmax(base, fabs(reading) / ratio);
 	}
-	cap = fmin(cap, c->pace_max_step);
+	cap = fmin(cap, max_step);
 	s->pace_cap = cap;
 	s->pace_sign = sign;
 	s->has_pace_prev = true;
@@ -238,10 +238,10 @@ double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_tot
 	double flattest = INFINITY;
 	for (int j = 0; j < BAL_DT_LAGS; j++) {
 		d[j] += grid_total;
-		if (b->dt_have_last)
+		if (b->dt_has)
 			flattest = fmin(flattest, fabs(d[j] - b->dt_last[j]));
 	}
-	bool score = b->dt_have_last && flattest < BAL_DT_STEP_GATE_W;
+	bool score = b->dt_has && flattest < BAL_DT_STEP_GATE_W;
 	for (int j = 0; j < BAL_DT_LAGS; j++) {
 		if (score) {
 			double dd = d[j] - b->dt_last[j];
@@ -255,7 +255,6 @@ double bal_deadtime_grid(struct balancer *b, double pool_output, double grid_tot
 	for (int j = 0; j < BAL_DT_LAGS; j++)
 		if (b->dt_score[j] < b->dt_score[best] - 1e-9)
 			best = j;
-	b->dt_have_last = true;
 	b->dt_lag = best;
 	double dem = d[best];
 	/* The noise gate adapts to the meter: a noisy house (+-150 W) would otherwise pass
@@ -286,8 +285,7 @@ double bal_import_trim(struct balancer *b, double control_grid, bool fresh, bool
 		 * pool concentrates on may never see it (upstream #624's hover). The dead-time
 		 * predictor credits the pool's response between samples, so holding the trim
 		 * until the next sample re-evaluates the dwell cannot wind up. */
-		if (hold && b->cfg.predictor == BAL_PRED_DEADTIME &&
-		    b->import_dwell >= BAL_IMPORT_TRIM_DWELL)
+		if (hold && b->import_dwell >= BAL_IMPORT_TRIM_DWELL)
 			return control_grid + trim;
 		return control_grid;
 	}

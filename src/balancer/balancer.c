@@ -138,12 +138,21 @@ void bal_split_by_phase(const struct bal_ctx *x, double target, const struct bal
 /* Ours, with the dead-time predictor: PACE_MAX_STEP is the pool's per-poll step, split
  * over its n active batteries, so that several batteries acting on one meter sample do
  * not overshoot together. Upstream's predictor paces each battery on its own. */
-static struct bal_config pool_pacing(const struct bal_config *c, size_t n)
+static double pool_max_step(const struct bal_config *c, size_t n)
 {
-	struct bal_config pc = *c;
 	if (c->predictor == BAL_PRED_DEADTIME && n > 1)
-		pc.pace_max_step = fmax(pc.pace_base_step, pc.pace_max_step / (double)n);
-	return pc;
+		return fmax(c->pace_base_step, c->pace_max_step / (double)n);
+	return c->pace_max_step;
+}
+
+/* True iff every listed report is a B2500-family battery (no AC input, no inverter): its
+ * regulator ignores readings under ~25 W (ours, upstream #624). idx holds report indices. */
+static bool all_b2500(const struct bal_ctx *x, const size_t *idx, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!bal_dev_needs_dc_floor(x->r[idx[i]].device_type))
+			return false;
+	return true;
 }
 
 /* Drive a consumer to 0 W net, entirely on its own phase field. Auto-pool callers pace
@@ -157,7 +166,7 @@ static void steer_to_zero(struct balancer *b, struct bal_ctx *x, size_t self, bo
 	double reading = 0.0 - reported;
 	struct bal_cstate *s = bal_state(b, r->id);
 	if (paced)
-		reading = bal_pace(&b->cfg, s, reading, reported, x->t);
+		reading = bal_pace(&b->cfg, b->cfg.pace_max_step, s, reading, reported, x->t);
 	s->has_last_target = true;
 	s->last_target = paced ? reading : 0.0;
 	s->has_intent = true;
@@ -266,10 +275,9 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 		cg = bal_predict_grid(b, pool_output, grid_total, sample);
 	/* B2500-family regulators ignore readings under ~25 W, so a pool of them needs the
 	 * trim on every request, not just the first after a sample (ours, upstream #624). */
-	bool all_dc = pool->n > 0;
-	for (size_t i = 0; i < pool->n && all_dc; i++)
-		all_dc = bal_dev_needs_dc_floor(x->r[pool->idx[i]].device_type);
-	cg = bal_import_trim(b, cg, trim_fresh, all_dc);
+	bool hold_trim = c->predictor == BAL_PRED_DEADTIME && pool->n > 0 &&
+	                 all_b2500(x, pool->idx, pool->n);
+	cg = bal_import_trim(b, cg, trim_fresh, hold_trim);
 
 	double eff[BAL_MAX_CONSUMERS];
 	bool ac_charging = false, any_ac = false;
@@ -331,8 +339,7 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 		double desired = total_fade > 0 ? demand * s->fade_weight / total_fade : 0.0;
 		double reading = desired - reported;
 		double unpaced = reading;
-		struct bal_config pc = pool_pacing(c, pool->n);
-		reading = bal_pace(&pc, s, reading, reported, x->t);
+		reading = bal_pace(c, pool_max_step(c, pool->n), s, reading, reported, x->t);
 		record(s, reading, desired, unpaced);
 		bal_split_by_phase(x, reading, pool, eff, value);
 		return;
@@ -379,10 +386,7 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 		 * below every battery's regulator deadband (a B2500 moves only for ~25 W), so
 		 * the grid would hover at +-20..50 W for ever; concentrate it even over an
 		 * imbalance, which the balance deadband is not correcting anyway. */
-		bool hover = c->predictor == BAL_PRED_DEADTIME;
-		for (size_t i = 0; i < nconc && hover; i++)
-			if (!bal_dev_needs_dc_floor(x->r[conc[i]].device_type))
-				hover = false;
+		bool hover = c->predictor == BAL_PRED_DEADTIME && all_b2500(x, conc, nconc);
 		if (same_phase && (hover || pool_balanced(b, x, conc, nconc))) {
 			size_t des = conc[0];
 			for (size_t i = 1; i < nconc; i++) {
@@ -416,8 +420,7 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 	for (size_t i = 0; i < pool->n; i++)
 		if (eff[i] > 0.1)
 			nact++;
-	struct bal_config pc = pool_pacing(c, nact);
-	reading = bal_pace(&pc, s, reading, reported, x->t);
+	reading = bal_pace(c, pool_max_step(c, nact), s, reading, reported, x->t);
 	record(s, reading, reported + residual, unpaced);
 	bal_split_by_phase(x, reading, pool, eff, value);
 }

@@ -304,8 +304,8 @@ static void test_pacing_fast_growth_pool_split(void **st)
 	bal_config_upstream(&c);
 	struct bal_cstate s;
 	memset(&s, 0, sizeof(s));
-	double r1 = bal_pace(&c, &s, 1000.0, 0.0, 10.0);
-	double r2 = bal_pace(&c, &s, 1000.0, r1, 11.0);
+	double r1 = bal_pace(&c, c.pace_max_step, &s, 1000.0, 0.0, 10.0);
+	double r2 = bal_pace(&c, c.pace_max_step, &s, 1000.0, r1, 11.0);
 	assert_true(fabs(r1 - 30.0) < 1e-9 && fabs(r2 - 60.0) < 1e-9);
 }
 
