@@ -24,6 +24,12 @@ static struct balancer *mk(void)
 	return b;
 }
 
+/* The pool output of the ramp tests: 0 W until 12 s, then 200 W/s up to 1500 W. */
+static double ramp_at(double t)
+{
+	return fmin(1500.0, fmax(0.0, 200.0 * (t - 12.0)));
+}
+
 /* Pool output ramping at 200 W/s from 0 to 1500 W, requests every 0.25 s, a meter that
  * delivers a new sample every 1 s showing the grid as it was `lag` seconds earlier. The
  * house draws 2000 W. After the estimator has seen the ramp, the grid it returns must
@@ -38,11 +44,9 @@ static void run_ramp(double lag, int want_idx)
 	double worst_late = 0.0;
 	for (int k = 0; k <= 200; k++) {
 		double t = 10.0 + 0.25 * k;
-		double p = fmin(1500.0, fmax(0.0, 200.0 * (t - 12.0)));
+		double p = ramp_at(t);
 		if (t - last_sample_t >= 1.0 - 1e-9) {
-			double ts = t - lag;
-			double ps = fmin(1500.0, fmax(0.0, 200.0 * (ts - 12.0)));
-			sample = demand - ps;
+			sample = demand - ramp_at(t - lag);
 			last_sample_t = t;
 			id++;
 		}
@@ -79,10 +83,9 @@ static void test_better_than_upstream_during_ramp(void **st)
 	uint64_t id = 1;
 	for (int k = 0; k <= 120; k++) {
 		double t = 10.0 + 0.25 * k;
-		double p = fmin(1500.0, fmax(0.0, 200.0 * (t - 12.0)));
+		double p = ramp_at(t);
 		if (t - last >= 1.0 - 1e-9) {
-			double ps = fmin(1500.0, fmax(0.0, 200.0 * (t - 1.0 - 12.0)));
-			sample = 2000.0 - ps;
+			sample = 2000.0 - ramp_at(t - 1.0);
 			last = t;
 			id++;
 		}
@@ -95,30 +98,34 @@ static void test_better_than_upstream_during_ramp(void **st)
 	bal_destroy(up);
 }
 
+/* Feeds n fresh samples of 300 W + uniform noise (+-amp W, a fixed LCG from seed) at 1 s
+ * intervals from t = 10 s to b, and returns the RMS of the estimate's deviation from 300 W
+ * divided by the noise's own RMS, over the samples after the first `skip`. */
+static double noise_ratio(struct balancer *b, uint64_t seed, double amp, int n, int skip)
+{
+	uint64_t rng = seed;
+	double sum_est = 0.0, sum_raw = 0.0;
+	for (int k = 0; k < n; k++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		double noise = ((double)(rng >> 11) / 9007199254740992.0) * 2.0 * amp - amp;
+		double g = bal_deadtime_grid(b, 0.0, 300.0 + noise, (uint64_t)k + 1, 10.0 + k);
+		if (k > skip) {
+			sum_est += (g - 300.0) * (g - 300.0);
+			sum_raw += noise * noise;
+		}
+	}
+	return sqrt(sum_est / sum_raw);
+}
+
 /* Meter noise (+-10 W around a steady 300 W) is smoothed: the estimate moves less than
  * the samples do; a 600 W step passes in full on its first sample. */
 static void test_noise_smoothed_step_passes(void **st)
 {
 	(void)st;
 	struct balancer *b = mk();
-	uint64_t rng = 12345;
-	double sum_sq_est = 0.0, sum_sq_raw = 0.0;
-	int n = 0;
-	double g = 0.0;
-	for (int k = 0; k < 400; k++) {
-		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-		double noise = ((double)(rng >> 11) / 9007199254740992.0) * 20.0 - 10.0;
-		double sample = 300.0 + noise;
-		g = bal_deadtime_grid(b, 0.0, sample, (uint64_t)k + 1, 10.0 + k);
-		if (k > 20) {
-			sum_sq_est += (g - 300.0) * (g - 300.0);
-			sum_sq_raw += noise * noise;
-			n++;
-		}
-	}
-	assert_true(sqrt(sum_sq_est / n) < 0.7 * sqrt(sum_sq_raw / n));
+	assert_true(noise_ratio(b, 12345, 10.0, 400, 20) < 0.7);
 	/* A real step: 900 W on the first sample that shows it. */
-	g = bal_deadtime_grid(b, 0.0, 900.0, 100000, 500.0);
+	double g = bal_deadtime_grid(b, 0.0, 900.0, 100000, 500.0);
 	assert_true(fabs(g - 900.0) < 1e-9);
 	/* The same sample again: the demand holds, the pool's new output is credited. */
 	g = bal_deadtime_grid(b, 250.0, 900.0, 100000, 500.25);
@@ -133,20 +140,7 @@ static void test_noise_gate_adapts(void **st)
 {
 	(void)st;
 	struct balancer *b = mk();
-	uint64_t rng = 987654321;
-	double sum_est = 0.0, sum_raw = 0.0;
-	int n = 0;
-	for (int k = 0; k < 600; k++) {
-		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-		double noise = ((double)(rng >> 11) / 9007199254740992.0) * 300.0 - 150.0;
-		double g = bal_deadtime_grid(b, 0.0, 300.0 + noise, (uint64_t)k + 1, 10.0 + k);
-		if (k > 100) {
-			sum_est += (g - 300.0) * (g - 300.0);
-			sum_raw += noise * noise;
-			n++;
-		}
-	}
-	assert_true(sqrt(sum_est / n) < 0.7 * sqrt(sum_raw / n));
+	assert_true(noise_ratio(b, 987654321, 150.0, 600, 100) < 0.7);
 	double g = bal_deadtime_grid(b, 0.0, 1800.0, 100000, 700.0);
 	assert_true(fabs(g - 1800.0) < 1e-9);
 	bal_destroy(b);
