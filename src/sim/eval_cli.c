@@ -88,6 +88,17 @@ static cJSON *load_json(const char *path)
 	return j;
 }
 
+/* A two-valued option: 0 for `first`, 1 for `second`, or -1 after saying what is allowed. */
+static int one_of(const char *opt, const char *arg, const char *first, const char *second)
+{
+	if (!strcmp(arg, first))
+		return 0;
+	if (!strcmp(arg, second))
+		return 1;
+	fprintf(stderr, "astra-sim eval: --%s %s|%s\n", opt, first, second);
+	return -1;
+}
+
 static bool is_file(const char *p, mode_t type)
 {
 	struct stat st;
@@ -313,7 +324,7 @@ int eval_main(int argc, char **argv)
 	size_t nnames = 0;
 	const char *json_path = NULL, *html_path = NULL, *cmp_path = NULL, *input = NULL;
 	char set[1024] = "", dbuf[PATH_MAX], tbuf[PATH_MAX];
-	int jobs = 1, c;
+	int jobs = 1, c, v;
 	bool list = false, quiet = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
@@ -326,24 +337,14 @@ int eval_main(int argc, char **argv)
 			names[nnames++] = optarg;
 			break;
 		case O_MODE:
-			if (!strcmp(optarg, "relay")) {
-				o.mode = EVAL_MODE_RELAY;
-			} else if (!strcmp(optarg, "active")) {
-				o.mode = EVAL_MODE_ACTIVE;
-			} else {
-				fprintf(stderr, "astra-sim eval: --mode relay|active\n");
+			if ((v = one_of("mode", optarg, "relay", "active")) < 0)
 				return 2;
-			}
+			o.mode = v ? EVAL_MODE_ACTIVE : EVAL_MODE_RELAY;
 			break;
 		case O_ENGINE:
-			if (!strcmp(optarg, "daemon")) {
-				o.engine = EVAL_ENGINE_DAEMON;
-			} else if (!strcmp(optarg, "virtual")) {
-				o.engine = EVAL_ENGINE_VIRTUAL;
-			} else {
-				fprintf(stderr, "astra-sim eval: --engine daemon|virtual\n");
+			if ((v = one_of("engine", optarg, "daemon", "virtual")) < 0)
 				return 2;
-			}
+			o.engine = v ? EVAL_ENGINE_VIRTUAL : EVAL_ENGINE_DAEMON;
 			break;
 		case O_DUR:
 			if (parse_positive(optarg, &o.duration) < 0) {
