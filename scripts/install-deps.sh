@@ -7,7 +7,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake pkg-config git \
  libinih-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libmosquitto-dev libmodbus-dev libssl-dev libwslay-dev \
- clang clang-format llvm libclang-rt-14-dev python3 libncurses-dev valgrind"
+ clang clang-format llvm libclang-rt-14-dev python3 libncurses-dev valgrind openssl"
 PKGS="$PKGS libmicrohttpd-dev libsystemd-dev systemd dpkg-dev file fakeroot mosquitto"
 if [ "${1:-}" = "--runtime" ]; then
   PKGS="libinih1 libcurl4 libcjson1 libmosquitto1 libmodbus5 libncursesw6 libwslay1 libssl3"
