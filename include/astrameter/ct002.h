@@ -133,6 +133,10 @@ int ct002_request_parse(const uint8_t *buf, size_t len, struct ct002_request *re
 #define CT002_TTL_FALLBACK_S 30.0
 #define CT002_TTL_POLL_MULT  2.0
 #define CT002_POLL_EMA_ALPHA 0.3
+/* Consumers that have polled only once, beyond which they count as a flood of made-up ids:
+ * then none of them is counted in another battery's reply or given a share by the
+ * balancer until it polls a second time. */
+#define CT002_NEWCOMERS_MAX 8
 
 enum ct002_bucket_idx { CT002_BX = 0, CT002_BA, CT002_BB, CT002_BC, CT002_BABC, CT002_NBUCKETS };
 
@@ -196,8 +200,8 @@ enum ct002_update_ev {
 struct ct002_update {
 	enum ct002_update_ev ev;
 	char old_phase;
-	bool replaced; /* the table was full: the longest-silent consumer was dropped */
-	struct ct002_consumer *c;
+	bool refused; /* a newcomer found the table full of live consumers: not recorded */
+	struct ct002_consumer *c; /* NULL when refused */
 };
 
 /* Values actually sent, and what the balancer asked for, for the caller. */
@@ -219,7 +223,8 @@ void ct002_core_set_balancer(struct ct002_core *core, struct balancer *bal);
 /* Active control is on: a balancer is attached and its switch is on. */
 bool ct002_core_active(const struct ct002_core *core);
 
-/* Every known consumer (expired but not yet removed ones included, like upstream) as
+/* Every known consumer (expired but not yet removed ones included, like upstream; during a
+ * newcomer flood without the newcomers other than self_id) as
  * balancer reports, in first-seen order, into out (CT002_MAX_CONSUMERS entries). The
  * reports point into the core's table. If self_id is known, *self gets its index.
  * Returns the count. */
@@ -239,8 +244,10 @@ size_t ct002_consumer_id(const struct ct002_request *req, uint32_t ip, uint16_t 
 struct ct002_consumer *ct002_core_find(struct ct002_core *core, const char *id);
 
 /* Records an accepted request at now: phase, power, device type, participate, address and
- * the poll-interval EMA. Creates the consumer if needed (reusing an expired slot, else the
- * longest-silent one). Fills *upd (may be NULL). */
+ * the poll-interval EMA. Creates the consumer if needed in a free slot or the expired one
+ * silent longest; a live consumer is never evicted, so a newcomer that finds neither is not
+ * recorded (upd->refused; a later respond for it treats it as unknown). Fills *upd (may be
+ * NULL). */
 void ct002_core_update(struct ct002_core *core, const struct ct002_request *req, const char *id,
                        uint32_t ip, uint16_t port, ev_ms now, struct ct002_update *upd);
 
@@ -249,7 +256,13 @@ double ct002_consumer_ttl(const struct ct002_core *core, const struct ct002_cons
 bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_consumer *c,
                             ev_ms now);
 
-/* Per-bucket sums over participating, live consumers (x, A, B, C, ABC). */
+/* Whether c counts for the other batteries (buckets, balancer reports): it has polled more
+ * than once, or there is no newcomer flood (more than CT002_NEWCOMERS_MAX consumers that
+ * have polled once). */
+bool ct002_consumer_counts(const struct ct002_core *core, const struct ct002_consumer *c);
+
+/* Per-bucket sums over participating, live consumers (x, A, B, C, ABC); during a newcomer
+ * flood without the newcomers (a reply's own battery is always counted). */
 void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
                         struct ct002_bucket out[CT002_NBUCKETS]);
 
@@ -278,7 +291,8 @@ int ct002_core_fields(const struct ct002_core *core, const struct ct002_request 
 unsigned ct002_core_expire(struct ct002_core *core, ev_ms now);
 
 /* Whole request handling without sockets or dedupe: decode, CT_MAC, update, respond.
- * Returns the response length, 0 if the request is dropped (bad frame, CT MAC mismatch), or
+ * Returns the response length, 0 if the request is dropped (bad frame, CT MAC mismatch, a
+ * newcomer refused by a full table), or
  * -1 if no response could be built. For tests and fuzzing. */
 int ct002_core_handle(struct ct002_core *core, const uint8_t *buf, size_t len, uint32_t ip,
                       uint16_t port, enum ct002_src src, const struct pm_reading *r, ev_ms now,

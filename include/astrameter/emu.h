@@ -31,7 +31,9 @@ struct emu_ops {
 	void *(*create)(const struct emu_env *env, const char *device_type, const char *device_id,
 	                struct err *e);
 	int (*start)(void *self, struct err *e);
-	void (*destroy)(void *self); /* closes sockets, cancels parked requests */
+	/* Answers parked requests (current reading if one may be served, else the device's
+	 * hold answer), then closes sockets and frees. */
+	void (*destroy)(void *self);
 	/* One line for --check-config / startup log. */
 	void (*describe)(void *self, char *buf, size_t len);
 	/* Optional (may be NULL): the device's state for the health endpoint. */

@@ -6,6 +6,7 @@
 #define ASTRAMETER_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "astrameter/ev.h"
 
 enum log_level { LOG_LVL_DEBUG = 0, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR, LOG_LVL_CRIT };
@@ -28,6 +29,13 @@ void log_msg(enum log_level lvl, const char *comp, const char *fmt, ...)
 #define log_info(comp, ...)  log_msg(LOG_LVL_INFO, comp, __VA_ARGS__)
 #define log_warnx(comp, ...) log_msg(LOG_LVL_WARN, comp, __VA_ARGS__)
 #define log_error(comp, ...) log_msg(LOG_LVL_ERROR, comp, __VA_ARGS__)
+
+/* Copies len bytes of src into dst (cap bytes, NUL-terminated when cap > 0) so that the text
+ * is safe for a log line whatever a peer put in it: CR and LF become a space, every other
+ * byte below 0x20, 0x7f and every byte that is not part of a valid UTF-8 sequence become
+ * "\xNN". An escape is never cut in half when dst is full. Returns the length written.
+ * log_msg() runs every line through it, so callers may log peer-supplied text as is. */
+size_t log_sanitize(char *dst, size_t cap, const char *src, size_t len);
 
 /* Rate-limited complaint state; zero-initialise. */
 struct log_complain {

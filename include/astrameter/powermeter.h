@@ -129,6 +129,12 @@ int pm_meter_read(struct pm_meter *m, ev_ms now, struct pm_waiter *w, pm_waiter_
                   struct pm_reading *out);
 /* Removes a parked waiter without calling it (no-op if not parked). */
 void pm_waiter_cancel(struct pm_waiter *w);
+/* Ends a parked waiter's wait now (no-op if not parked): fn runs at once with the meter's
+ * current reading if one may still be served (a push meter's last value, a pull meter's
+ * reading inside its freshness bound), else with NULL (hold). The deadline does this; an
+ * emulator being torn down (reload, shutdown) does it so no parked request goes
+ * unanswered. */
+void pm_waiter_settle(struct pm_waiter *w, ev_ms now);
 /* Starts a fetch now unless one is in flight (push meters: no-op). */
 void pm_meter_kick(struct pm_meter *m, ev_ms now);
 

@@ -111,10 +111,13 @@ int shelly_format_reply(const struct shelly_request *req, const char *device_id,
  * older B2500/Jupiter/Venus firmware polls 1010, B2500 >= 226 polls 2220),
  * shellypro3em_old 1010, shellypro3em_new 2220, shellyemg3 2222, shellyproem50 2223. */
 #define SHELLY_MAX_PORTS 2
-/* Requests parked while the meter fetches (per device); more are dropped. */
-#define SHELLY_SLOTS 32
 /* Batteries tracked per port for the detected / inactive / reconnected logs. */
 #define SHELLY_MAX_BATTERIES 16
+/* Requests parked while the meter fetches (per device), at most one per source address and
+ * port (#542); more are dropped. SHELLY_SLOTS_KNOWN of them are kept for the batteries a
+ * port already tracks: an address never heard before cannot take those. */
+#define SHELLY_SLOTS_KNOWN (SHELLY_MAX_PORTS * SHELLY_MAX_BATTERIES)
+#define SHELLY_SLOTS       (2 * SHELLY_SLOTS_KNOWN)
 /* A battery unheard for this long is logged as inactive (upstream: 120 s). */
 #define SHELLY_INACTIVE_MS 120000
 

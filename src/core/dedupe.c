@@ -16,6 +16,9 @@ bool dedupe_accept(struct dedupe *d, const char *key, ev_ms now)
 {
 	if (d->window <= 0)
 		return true;
+	size_t len = strnlen(key, DEDUPE_KEY_LEN);
+	if (len >= DEDUPE_KEY_LEN)
+		return true; /* cannot be compared whole: never drop on a prefix match */
 	size_t oldest = 0, freeslot = DEDUPE_SLOTS;
 	for (size_t i = 0; i < DEDUPE_SLOTS; i++) {
 		if (!d->slot[i].key[0]) {
@@ -23,7 +26,7 @@ bool dedupe_accept(struct dedupe *d, const char *key, ev_ms now)
 				freeslot = i;
 			continue;
 		}
-		if (strncmp(d->slot[i].key, key, DEDUPE_KEY_LEN - 1) == 0) {
+		if (strcmp(d->slot[i].key, key) == 0) {
 			if (now - d->slot[i].at < d->window)
 				return false;
 			d->slot[i].at = now;
@@ -33,8 +36,7 @@ bool dedupe_accept(struct dedupe *d, const char *key, ev_ms now)
 			oldest = i;
 	}
 	size_t i = freeslot != DEDUPE_SLOTS ? freeslot : oldest;
-	strncpy(d->slot[i].key, key, DEDUPE_KEY_LEN - 1);
-	d->slot[i].key[DEDUPE_KEY_LEN - 1] = '\0';
+	memcpy(d->slot[i].key, key, len + 1);
 	d->slot[i].at = now;
 	return true;
 }

@@ -26,15 +26,21 @@
 #include "astrameter/net.h"
 
 #define COMP "ct002"
-/* Requests waiting for a meter reading at once (a handful of batteries poll ~1/s and a
- * wait lasts at most 2 s, so this is generous). */
-#define CT002_PARKED 64
+/* Requests waiting for a meter reading at once. A consumer has at most one (#542), and only
+ * consumers in the table park, so the pool (twice the table) never runs out: a stranger's
+ * flood cannot leave a known battery without a slot. */
+#define CT002_PARKED (2 * CT002_MAX_CONSUMERS)
+/* Parked requests of consumers without a history (seen once) per source address: one host
+ * inventing ids gets no more than this. Known batteries are not limited. */
+#define CT002_PARKED_PER_ADDR 8
 /* Datagrams handled per wakeup before yielding to other fds (the fd stays readable, so the
  * level-triggered loop comes straight back). */
 #define CT002_BURST 256
 
 /* Longest STATE_FILE path (bal_controls_save appends ".tmp" in a 4 KiB buffer). */
 #define CT002_STATE_PATH_MAX 1024
+
+_Static_assert(DEDUPE_KEY_LEN > CT002_ID_MAX, "a consumer id must fit a dedupe key");
 
 const char *const ct002_later_keys[] = {"cloud_reporting", "cloud_reporting_host",
                                         "cloud_reporting_interval", NULL};
@@ -48,6 +54,8 @@ struct ct002_parked {
 	struct ct002_request req;
 	char id[CT002_ID_MAX + 1];
 	struct sockaddr_in peer;
+	uint32_t ip;   /* host order */
+	bool newcomer; /* its consumer had polled only once */
 };
 
 struct ct002_emu {
@@ -65,7 +73,8 @@ struct ct002_emu {
 	bool state_from_env;                   /* path derived from $STATE_DIRECTORY */
 	int fd;
 	uint64_t cleanup_timer;
-	struct log_complain no_meter, meter_fail;
+	struct log_complain no_meter, meter_fail, table_full, busy;
+	ev_ms last_refused, last_busy; /* last newcomer refused / dropped (for the release) */
 	struct ct002_parked parked[CT002_PARKED];
 	uint8_t in[CT002_MAX_FRAME + 1];
 	uint8_t out[CT002_MAX_FRAME];
@@ -188,11 +197,34 @@ static struct ct002_parked *parked_get(struct ct002_emu *emu)
 	return NULL;
 }
 
-static void log_update(const struct ct002_update *u, const char *id)
+/* The request of consumer id that waits for a reading, or NULL. */
+static struct ct002_parked *parked_find(struct ct002_emu *emu, const char *id)
+{
+	for (size_t i = 0; i < CT002_PARKED; i++)
+		if (emu->parked[i].used && strcmp(emu->parked[i].id, id) == 0)
+			return &emu->parked[i];
+	return NULL;
+}
+
+/* Parked requests of newcomers from source address ip. */
+static unsigned parked_newcomers(const struct ct002_emu *emu, uint32_t ip)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < CT002_PARKED; i++)
+		if (emu->parked[i].used && emu->parked[i].newcomer && emu->parked[i].ip == ip)
+			n++;
+	return n;
+}
+
+static void log_update(const struct ct002_emu *emu, const struct ct002_update *u, const char *id)
 {
 	switch (u->ev) {
 	case CT002_UPD_PHASE_DETECTED:
-		log_info(COMP, "consumer %s phase detected: %c", id, u->c->phase);
+		/* During a flood of made-up ids their phases are not news. */
+		if (ct002_consumer_counts(&emu->core, u->c))
+			log_info(COMP, "consumer %s phase detected: %c", id, u->c->phase);
+		else
+			log_debug(COMP, "consumer %s phase detected: %c", id, u->c->phase);
 		break;
 	case CT002_UPD_PHASE_CHANGED:
 		log_info(COMP, "consumer %s phase changed: %c -> %c", id, u->old_phase,
@@ -204,10 +236,6 @@ static void log_update(const struct ct002_update *u, const char *id)
 	case CT002_UPD_NONE:
 		break;
 	}
-	if (u->replaced)
-		log_warnx(COMP,
-		          "consumer table full (%d): dropped the longest-silent battery for %s",
-		          CT002_MAX_CONSUMERS, id);
 }
 
 static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
@@ -239,7 +267,27 @@ static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
 	}
 	struct ct002_update upd;
 	ct002_core_update(&emu->core, &req, id, ip, port, now, &upd);
-	log_update(&upd, id);
+	if (upd.refused) {
+		/* Every slot holds a live battery: a newcomer never evicts one. */
+		char addr[32];
+		net_sockaddr_str(peer, addr, sizeof(addr));
+		emu->last_refused = now;
+		log_complain(&emu->table_full, now, COMP,
+		             "consumer table full (%d live batteries): ignoring new consumer %s "
+		             "from %s",
+		             CT002_MAX_CONSUMERS, id, addr);
+		return;
+	}
+	log_update(emu, &upd, id);
+	/* One reply per reading (#542): the battery's report and liveness are updated above,
+	 * but while its request waits for a reading a repeated poll gets no reply of its own
+	 * (a reply is a delta the battery adds: N replies would wind it up N times). */
+	if (parked_find(emu, id)) {
+		log_debug(COMP,
+		          "%s polled again while its request waits for a reading: no extra reply",
+		          id);
+		return;
+	}
 
 	struct pm_meter *m = emu->env.meters ? pm_route(emu->env.meters, ip) : NULL;
 	if (!m) {
@@ -252,6 +300,17 @@ static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
 		return;
 	}
 	log_release(&emu->no_meter, COMP, "a powermeter matches again");
+	bool newcomer = !upd.c->have_poll;
+	if (newcomer && parked_newcomers(emu, ip) >= CT002_PARKED_PER_ADDR) {
+		char addr[32];
+		net_sockaddr_str(peer, addr, sizeof(addr));
+		emu->last_busy = now;
+		log_complain(&emu->busy, now, COMP,
+		             "%d requests of new consumers from %s already wait for a reading: "
+		             "dropping more",
+		             CT002_PARKED_PER_ADDR, addr);
+		return;
+	}
 	struct ct002_parked *p = parked_get(emu);
 	if (!p) {
 		/* Cannot park: answer hold at once rather than queue without bound. */
@@ -265,6 +324,8 @@ static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
 	p->req = req;
 	memcpy(p->id, id, sizeof(p->id));
 	p->peer = *peer;
+	p->ip = ip;
+	p->newcomer = newcomer;
 	struct pm_reading r;
 	rc = pm_meter_read(m, now, &p->w, on_reading, p, &r);
 	if (rc == 0)
@@ -307,9 +368,18 @@ static ev_ms on_cleanup(struct ev_loop *loop, void *arg)
 {
 	struct ct002_emu *emu = arg;
 	/* Also drops the evicted batteries' balancer state (their controls stay). */
-	unsigned n = ct002_core_expire(&emu->core, ev_now(loop));
+	ev_ms now = ev_now(loop);
+	unsigned n = ct002_core_expire(&emu->core, now);
 	if (n)
 		log_debug(COMP, "%u silent consumer(s) removed", n);
+	/* A flood is over once a whole period passed without a refusal: releasing on the
+	 * next success instead would log twice per reading while it goes on. */
+	if (now - emu->last_refused > CT002_CLEANUP_MS)
+		log_release(&emu->table_full, COMP, "no new consumer refused for %d s",
+		            CT002_CLEANUP_MS / 1000);
+	if (now - emu->last_busy > CT002_CLEANUP_MS)
+		log_release(&emu->busy, COMP, "no new consumer's request dropped for %d s",
+		            CT002_CLEANUP_MS / 1000);
 	return CT002_CLEANUP_MS;
 }
 
@@ -468,9 +538,13 @@ static void ct002_destroy(void *self)
 	struct ct002_emu *emu = self;
 	if (!emu)
 		return;
+	/* Parked requests are answered, not dropped: with the current reading if one may
+	 * still be served, else the hold answer, while the socket is still open (a reload
+	 * used to leave every waiting battery without a reply). */
+	ev_ms now = ev_now(emu->env.loop);
 	for (size_t i = 0; i < CT002_PARKED; i++) {
 		if (emu->parked[i].used) {
-			pm_waiter_cancel(&emu->parked[i].w);
+			pm_waiter_settle(&emu->parked[i].w, now);
 			emu->parked[i].used = false;
 		}
 	}

@@ -108,25 +108,38 @@ bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_co
 	return c->used && secs(now) - c->ts > ct002_consumer_ttl(core, c);
 }
 
-/* A slot for a new consumer: a free one, else the expired one silent longest, else the one
- * silent longest (upstream has no limit; dropping the stalest keeps every live battery
- * answered even when a flood of fake MACs fills the table). */
-static struct ct002_consumer *new_slot(struct ct002_core *core, ev_ms now, bool *replaced)
+/* A slot for a new consumer: a free one, else the expired one silent longest, else none.
+ * A live battery is never evicted for a newcomer: with a fixed table, evicting the
+ * stalest let a flood of made-up MACs push every real battery out (and its controller
+ * state with it); now a flood can only fill the free slots. */
+static struct ct002_consumer *new_slot(struct ct002_core *core, ev_ms now)
 {
-	struct ct002_consumer *oldest = NULL, *expired = NULL;
+	struct ct002_consumer *expired = NULL;
 	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
 		struct ct002_consumer *c = &core->c[i];
 		if (!c->used)
 			return c;
 		if (ct002_consumer_expired(core, c, now) && (!expired || c->ts < expired->ts))
 			expired = c;
-		if (!oldest || c->ts < oldest->ts)
-			oldest = c;
 	}
-	if (expired)
-		return expired;
-	*replaced = true;
-	return oldest;
+	return expired;
+}
+
+/* More than CT002_NEWCOMERS_MAX consumers that have polled only once: a flood of made-up
+ * ids (a real battery polls every second or so and has a history after its second poll).
+ * Upstream counts a newcomer at once, and so do we for a handful of them. */
+static bool newcomer_flood(const struct ct002_core *core)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++)
+		if (core->c[i].used && !core->c[i].have_poll)
+			n++;
+	return n > CT002_NEWCOMERS_MAX;
+}
+
+bool ct002_consumer_counts(const struct ct002_core *core, const struct ct002_consumer *c)
+{
+	return c->used && (c->have_poll || !newcomer_flood(core));
 }
 
 static bool real_phase(char p)
@@ -142,7 +155,13 @@ void ct002_core_update(struct ct002_core *core, const struct ct002_request *req,
 	struct ct002_consumer *c = ct002_core_find(core, id);
 	bool fresh = false;
 	if (!c) {
-		c = new_slot(core, now, &u.replaced);
+		c = new_slot(core, now);
+		if (!c) {
+			u.refused = true;
+			if (upd)
+				*upd = u;
+			return;
+		}
 		forget(core, c);
 		c->used = true;
 		snprintf(c->id, sizeof(c->id), "%s", id);
@@ -196,16 +215,21 @@ static enum ct002_bucket_idx bucket_of(char phase)
 	}
 }
 
-void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
-                        struct ct002_bucket out[CT002_NBUCKETS])
+/* The buckets as the consumer self (NULL: nobody in particular) is told them: during a
+ * newcomer flood the newcomers are left out, except self. */
+static void buckets(const struct ct002_core *core, ev_ms now, const struct ct002_consumer *self,
+                    struct ct002_bucket out[CT002_NBUCKETS])
 {
 	memset(out, 0, sizeof(out[0]) * CT002_NBUCKETS);
 	bool active = ct002_core_active(core);
+	bool flood = newcomer_flood(core);
 	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
 		const struct ct002_consumer *c = &core->c[i];
 		/* Opted-out (participate = 0) and silent batteries are left out at once,
 		 * before the cleanup timer removes them, like the real CT (#462). */
 		if (!c->used || !c->participates || ct002_consumer_expired(core, c, now))
+			continue;
+		if (flood && !c->have_poll && c != self)
 			continue;
 		enum ct002_bucket_idx b = bucket_of(c->phase);
 		/* Counted whatever its power: relay batteries divide by this count. */
@@ -237,6 +261,12 @@ void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
 	}
 }
 
+void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
+                        struct ct002_bucket out[CT002_NBUCKETS])
+{
+	buckets(core, now, NULL, out);
+}
+
 static void set_num(struct ct002_fields *o, size_t i, long long v)
 {
 	snprintf(o->num[i], sizeof(o->num[i]), "%lld", v);
@@ -254,8 +284,9 @@ static int set_round(struct ct002_fields *o, size_t i, double v)
 	return 0;
 }
 
-int ct002_core_fields(const struct ct002_core *core, const struct ct002_request *req,
-                      const double values[3], ev_ms now, struct ct002_fields *o)
+static int fields(const struct ct002_core *core, const struct ct002_request *req,
+                  const double values[3], ev_ms now, const struct ct002_consumer *self,
+                  struct ct002_fields *o)
 {
 	bool active = ct002_core_active(core);
 	double total = values[0] + values[1] + values[2];
@@ -283,7 +314,7 @@ int ct002_core_fields(const struct ct002_core *core, const struct ct002_request 
 	set_num(o, 13, core->info_idx);
 
 	struct ct002_bucket b[CT002_NBUCKETS];
-	ct002_core_buckets(core, now, b);
+	buckets(core, now, self, b);
 	for (size_t i = 0; i < 3; i++) {
 		const struct ct002_bucket *pb = &b[CT002_BA + i];
 		/* Active control already split the demand per battery, so the count must be
@@ -305,6 +336,12 @@ int ct002_core_fields(const struct ct002_core *core, const struct ct002_request 
 	set_num(o, 18, b[CT002_BABC].chrg);
 	set_num(o, 23, b[CT002_BABC].dchrg);
 	return 0;
+}
+
+int ct002_core_fields(const struct ct002_core *core, const struct ct002_request *req,
+                      const double values[3], ev_ms now, struct ct002_fields *o)
+{
+	return fields(core, req, values, now, NULL, o);
 }
 
 int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req, const char *id,
@@ -341,7 +378,11 @@ int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req,
 	        req->phase != 'A' && req->phase != 'B' && req->phase != 'C' && req->phase != 'D';
 	struct bal_output bo;
 	memset(&bo, 0, sizeof(bo));
-	if (ct002_core_active(core) && c) {
+	if (ct002_core_active(core) && c && !ct002_consumer_counts(core, c)) {
+		/* A newcomer during a newcomer flood: not steered (the balancer neither
+		 * hears of it nor steps for it) and told to hold until it polls again. */
+		memset(values, 0, sizeof(values));
+	} else if (ct002_core_active(core) && c) {
 		/* Every request goes through the balancer: it steers A/B/C/D, hands an
 		 * inspection battery the raw values it needs to find its phase, and on a
 		 * failed meter returns the explicit zero delta without running the
@@ -373,7 +414,7 @@ int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req,
 		c->last_instructed = (double)req->power + delta;
 	}
 	struct ct002_fields f;
-	if (ct002_core_fields(core, req, values, now, &f) < 0)
+	if (fields(core, req, values, now, c, &f) < 0)
 		return -1;
 	int n = ct002_encode(f.f, CT002_RESP_FIELDS, out, cap);
 	if (n < 0)
@@ -413,7 +454,10 @@ int ct002_core_handle(struct ct002_core *core, const uint8_t *buf, size_t len, u
 		return 0;
 	char id[CT002_ID_MAX + 1];
 	ct002_consumer_id(&req, ip, port, id, sizeof(id));
-	ct002_core_update(core, &req, id, ip, port, now, NULL);
+	struct ct002_update upd;
+	ct002_core_update(core, &req, id, ip, port, now, &upd);
+	if (upd.refused)
+		return 0;
 	return ct002_core_respond(core, &req, id, src, r, now, out, cap, NULL);
 }
 
@@ -422,11 +466,15 @@ size_t ct002_core_reports(const struct ct002_core *core, struct bal_report *out,
 {
 	const struct ct002_consumer *order[CT002_MAX_CONSUMERS];
 	size_t n = 0;
+	bool flood = newcomer_flood(core);
 	/* Insertion sort by creation: upstream iterates a dict in insertion order, and
 	 * the efficiency priority and tie-breaks follow it. */
 	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
 		const struct ct002_consumer *c = &core->c[i];
 		if (!c->used)
+			continue;
+		/* Made-up ids of a flood get no share of the demand. */
+		if (flood && !c->have_poll && !(self_id && strcmp(c->id, self_id) == 0))
 			continue;
 		size_t k = n++;
 		while (k > 0 && order[k - 1]->seq > c->seq) {

@@ -104,8 +104,9 @@ static void ip_str(uint32_t ip_be, char *buf, size_t len)
 
 static ev_ms inactive_cb(struct ev_loop *loop, void *arg);
 
-/* Every datagram counts as a sign of life, before dedupe and parsing, as upstream. */
-static void track_battery(struct shelly_port *p, uint32_t ip, ev_ms now)
+/* Every datagram counts as a sign of life, before dedupe and parsing, as upstream. Returns
+ * whether the battery was already tracked (a known battery, not a stranger). */
+static bool track_battery(struct shelly_port *p, uint32_t ip, ev_ms now)
 {
 	struct shelly_battery *b = NULL, *victim = NULL;
 	for (size_t i = 0; i < SHELLY_MAX_BATTERIES; i++) {
@@ -128,6 +129,7 @@ static void track_battery(struct shelly_port *p, uint32_t ip, ev_ms now)
 	}
 	char ipbuf[INET_ADDRSTRLEN];
 	ip_str(ip, ipbuf, sizeof(ipbuf));
+	bool known = b != NULL;
 	if (!b) {
 		b = victim;
 		*b = (struct shelly_battery){.ip = ip, .used = true, .last_seen = now};
@@ -145,6 +147,7 @@ static void track_battery(struct shelly_port *p, uint32_t ip, ev_ms now)
 	if (!p->inactive_timer)
 		p->inactive_timer =
 		        ev_timer_add(p->emu->env.loop, SHELLY_INACTIVE_MS, inactive_cb, p);
+	return known;
 }
 
 /* Fires at the earliest moment a battery can have gone silent for the timeout; marks
@@ -218,10 +221,32 @@ static void slot_done(struct pm_waiter *w, const struct pm_reading *r, void *arg
 	sl->used = false;
 }
 
-static struct shelly_slot *slot_get(struct shelly_emu *s)
+/* A free slot. A stranger (an address not tracked before) gets one only while more than
+ * SHELLY_SLOTS_KNOWN stay free, so strangers can never take the slots known batteries need
+ * (each has at most one parked request per port, and a port tracks at most
+ * SHELLY_MAX_BATTERIES of them). */
+static struct shelly_slot *slot_get(struct shelly_emu *s, bool known)
+{
+	struct shelly_slot *first = NULL;
+	size_t nfree = 0;
+	for (size_t i = 0; i < SHELLY_SLOTS; i++) {
+		if (!s->slot[i].used) {
+			if (!first)
+				first = &s->slot[i];
+			nfree++;
+		}
+	}
+	if (!known && nfree <= SHELLY_SLOTS_KNOWN)
+		return NULL;
+	return first;
+}
+
+/* The parked request of source address ip on port p, or NULL. */
+static struct shelly_slot *slot_find(struct shelly_emu *s, const struct shelly_port *p, uint32_t ip)
 {
 	for (size_t i = 0; i < SHELLY_SLOTS; i++)
-		if (!s->slot[i].used)
+		if (s->slot[i].used && s->slot[i].port == p &&
+		    s->slot[i].peer.sin_addr.s_addr == ip)
 			return &s->slot[i];
 	return NULL;
 }
@@ -235,7 +260,7 @@ static void handle_datagram(struct shelly_port *p, const char *data, size_t len,
 	char ipbuf[INET_ADDRSTRLEN];
 	ip_str(peer->sin_addr.s_addr, ipbuf, sizeof(ipbuf));
 
-	track_battery(p, peer->sin_addr.s_addr, now);
+	bool known = track_battery(p, peer->sin_addr.s_addr, now);
 	/* Upstream dedupes before it even decodes the datagram. */
 	if (!dedupe_accept(&p->dd, ipbuf, now)) {
 		log_debug(COMP, "udp/%u: dropping request from %s (dedupe window)",
@@ -265,11 +290,20 @@ static void handle_datagram(struct shelly_port *p, const char *data, size_t len,
 		log_complain(&s->c_route, now, COMP, "no powermeter found for client %s", ipbuf);
 		return;
 	}
-	struct shelly_slot *sl = slot_get(s);
+	/* One reply per reading (#542, keyed by source address like the reference): the
+	 * battery integrates our values in its own loop, so answering each of its repeated
+	 * polls when one reading lands would over-correct. Its liveness is tracked above. */
+	if (slot_find(s, p, peer->sin_addr.s_addr)) {
+		log_debug(COMP, "udp/%u: %s polled again while its request waits: no extra reply",
+		          (unsigned)p->bound, ipbuf);
+		return;
+	}
+	struct shelly_slot *sl = slot_get(s, known);
 	if (!sl) {
 		log_complain(&s->c_full, now, COMP,
-		             "%d requests already wait for a meter reading; dropping one from %s",
-		             SHELLY_SLOTS, ipbuf);
+		             "no free slot for a request waiting for a meter reading; dropping one "
+		             "from %s",
+		             ipbuf);
 		s->dropped++;
 		return;
 	}
@@ -427,9 +461,12 @@ static void shelly_destroy(void *self)
 	struct shelly_emu *s = self;
 	if (!s)
 		return;
+	/* Parked requests get the current reading if one may still be served (no reply
+	 * otherwise, as on a failed read), while the sockets are still open. */
+	ev_ms now = ev_now(s->env.loop);
 	for (size_t i = 0; i < SHELLY_SLOTS; i++) {
 		if (s->slot[i].used) {
-			pm_waiter_cancel(&s->slot[i].w);
+			pm_waiter_settle(&s->slot[i].w, now);
 			s->slot[i].used = false;
 		}
 	}

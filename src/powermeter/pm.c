@@ -136,6 +136,13 @@ int pm_meter_start(struct pm_meter *m, struct err *e)
 
 static void wake_all(struct pm_meter *m, const struct pm_reading *r)
 {
+	/* The deadline timer goes before any callback runs: a callback that parks a new
+	 * request arms a fresh one for it (deleting it afterwards left that request without
+	 * a deadline, waiting for a reading that might never come). */
+	if (m->deadline_timer) {
+		ev_timer_del(m->ctx->loop, m->deadline_timer);
+		m->deadline_timer = 0;
+	}
 	/* Detach first: a callback may park a new request or cancel another. */
 	struct pm_waiter *list = m->waiters;
 	m->waiters = NULL;
@@ -150,10 +157,6 @@ static void wake_all(struct pm_meter *m, const struct pm_reading *r)
 		w->pprev = NULL;
 		w->meter = NULL;
 		w->fn(w, r, w->arg);
-	}
-	if (m->deadline_timer) {
-		ev_timer_del(m->ctx->loop, m->deadline_timer);
-		m->deadline_timer = 0;
 	}
 }
 
@@ -182,6 +185,28 @@ void pm_waiter_cancel(struct pm_waiter *w)
 	w->meter = NULL;
 }
 
+/* What a waiter gets when its wait ends without a new reading (deadline, teardown): a push
+ * meter answers with what it has (upstream swallows the wait timeout and reads the current
+ * values); a pull meter with a reading still inside its freshness bound; else NULL (hold). */
+static const struct pm_reading *current(const struct pm_meter *m, ev_ms now)
+{
+	if (!m->have || m->failed)
+		return NULL;
+	if (m->drv->push)
+		return &m->filtered;
+	ev_ms fresh = m->throttle_ms > 0 ? m->throttle_ms : PM_DEFAULT_FRESH_MS;
+	return now - m->filtered.at < fresh ? &m->filtered : NULL;
+}
+
+void pm_waiter_settle(struct pm_waiter *w, ev_ms now)
+{
+	struct pm_meter *m = w->meter;
+	if (!w->pprev || !m)
+		return;
+	pm_waiter_cancel(w);
+	w->fn(w, current(m, now), w->arg);
+}
+
 static ev_ms deadline_cb(struct ev_loop *loop, void *arg)
 {
 	struct pm_meter *m = arg;
@@ -201,12 +226,7 @@ static ev_ms deadline_cb(struct ev_loop *loop, void *arg)
 		}
 		if (!due)
 			break;
-		pm_waiter_cancel(due);
-		/* A push meter answers a timed-out wait with what it has (upstream swallows
-		 * the wait timeout and reads the current values); a pull meter holds. */
-		const struct pm_reading *r =
-		        (m->drv->push && m->have && !m->failed) ? &m->filtered : NULL;
-		due->fn(due, r, due->arg);
+		pm_waiter_settle(due, now);
 	}
 	if (next < 0) {
 		m->deadline_timer = 0;

@@ -616,29 +616,125 @@ static void test_unformattable_value(void **state)
 	                 -1);
 }
 
-/* Table full: a new battery replaces the longest-silent one (expired ones first). */
+/* Table full of live batteries: a newcomer is refused, never a live battery evicted (a
+ * flood of made-up MACs used to push every real battery out, balancer state and all); an
+ * expired slot is taken, the one silent longest first. */
 static void test_table_full(void **state)
 {
 	(void)state;
 	struct ct002_core core;
 	make_core(&core);
 	char mac[32];
-	for (int i = 0; i < CT002_MAX_CONSUMERS; i++) {
-		snprintf(mac, sizeof(mac), "m%02d", i);
-		report(&core, mac, "A", "1", 1000 + i);
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < CT002_MAX_CONSUMERS; i++) {
+			snprintf(mac, sizeof(mac), "m%02d", i);
+			report(&core, mac, "A", "1", 1000 + 1000 * k + i);
+		}
 	}
 	struct ct002_request req;
 	req6(&req, "new", "B", "1");
 	struct ct002_update upd;
-	ct002_core_update(&core, &req, "new", 1, 1, 2000, &upd);
-	assert_true(upd.replaced);
-	assert_int_equal(upd.ev, CT002_UPD_PHASE_DETECTED);
-	assert_null(ct002_core_find(&core, "m00"));
-	assert_non_null(ct002_core_find(&core, "m01"));
-	/* After 31 s every old one (single poll, 30 s fallback TTL) is expired. */
-	req6(&req, "newer", "B", "1");
-	ct002_core_update(&core, &req, "newer", 1, 1, 33000, &upd);
-	assert_false(upd.replaced);
+	ct002_core_update(&core, &req, "new", 1, 1, 3000, &upd);
+	assert_true(upd.refused);
+	assert_null(upd.c);
+	assert_null(ct002_core_find(&core, "new"));
+	for (int i = 0; i < CT002_MAX_CONSUMERS; i++) {
+		snprintf(mac, sizeof(mac), "m%02d", i);
+		assert_non_null(ct002_core_find(&core, mac));
+	}
+	/* A refused request is dropped by the whole-request path too. */
+	uint8_t buf[CT002_MAX_FRAME], out[CT002_MAX_FRAME];
+	const char *f[] = {"HMG-50", "new", "HME-4", "112233445566", "B", "1"};
+	struct ct002_str fs[6];
+	for (size_t i = 0; i < 6; i++) {
+		fs[i].p = f[i];
+		fs[i].len = strlen(f[i]);
+	}
+	int len = ct002_encode(fs, 6, buf, sizeof(buf));
+	struct pm_reading r = reading3(1, 2, 3);
+	assert_int_equal(ct002_core_handle(&core, buf, (size_t)len, 1, 1, CT002_SRC_METER, &r, 3000,
+	                                   out, sizeof(out)),
+	                 0);
+	/* m00..m31 polled at 1 s intervals (adaptive TTL 5 s). Keep all but m05 and m09
+	 * alive; at 7.5 s those two have expired, m05 silent longer: taken first. */
+	for (int i = 0; i < CT002_MAX_CONSUMERS; i++) {
+		if (i == 5 || i == 9)
+			continue;
+		snprintf(mac, sizeof(mac), "m%02d", i);
+		report(&core, mac, "A", "1", 6000);
+	}
+	ct002_core_update(&core, &req, "new", 1, 1, 7500, &upd);
+	assert_false(upd.refused);
+	assert_non_null(ct002_core_find(&core, "new"));
+	assert_null(ct002_core_find(&core, "m05"));
+	assert_non_null(ct002_core_find(&core, "m09"));
+}
+
+/* A flood of made-up ids (each seen once) does not change what a real battery is told: its
+ * phase count and buckets, and the balancer reports, leave the newcomers out once there
+ * are more than CT002_NEWCOMERS_MAX of them; a handful of newcomers count at once, like
+ * upstream. */
+static void test_newcomer_flood_does_not_count(void **state)
+{
+	(void)state;
+	struct ct002_core core;
+	make_core(&core);
+	char mac[32];
+	ev_ms t = 100000;
+	for (int k = 0; k < 3; k++, t += 1000) {
+		report(&core, "real1", "A", "100", t);
+		report(&core, "real2", "A", "200", t);
+		report(&core, "real3", "B", "-50", t);
+	}
+	struct ct002_bucket b[CT002_NBUCKETS];
+	ct002_core_buckets(&core, t, b);
+	assert_int_equal(b[CT002_BA].count, 2);
+	assert_int_equal(b[CT002_BA].dchrg, 300);
+	/* A few newcomers: counted at once (upstream). */
+	for (int i = 0; i < CT002_NEWCOMERS_MAX; i++) {
+		snprintf(mac, sizeof(mac), "f%04d", i);
+		report(&core, mac, "A", "900", t);
+	}
+	ct002_core_buckets(&core, t, b);
+	assert_int_equal(b[CT002_BA].count, 2 + CT002_NEWCOMERS_MAX);
+	/* The flood: 5000 more ids. Only the free slots fill, no real battery goes, and
+	 * none of the newcomers counts any more. */
+	for (int i = CT002_NEWCOMERS_MAX; i < 5000; i++) {
+		snprintf(mac, sizeof(mac), "f%04d", i);
+		report(&core, mac, "A", "900", t);
+	}
+	assert_non_null(ct002_core_find(&core, "real1"));
+	assert_non_null(ct002_core_find(&core, "real2"));
+	assert_non_null(ct002_core_find(&core, "real3"));
+	ct002_core_buckets(&core, t, b);
+	assert_int_equal(b[CT002_BA].count, 2);
+	assert_int_equal(b[CT002_BA].dchrg, 300);
+	assert_int_equal(b[CT002_BB].count, 1);
+	/* The reply to a real battery: counts 2 / 1 as before the flood. */
+	struct ct002_request req;
+	req6(&req, "real1", "A", "100");
+	ct002_core_update(&core, &req, "real1", 0x0a000001, 22222, t, NULL);
+	struct pm_reading r = reading3(300, 0, 0);
+	uint8_t out[CT002_MAX_FRAME];
+	int n = ct002_core_respond(&core, &req, "real1", CT002_SRC_METER, &r, t, out, sizeof(out),
+	                           NULL);
+	struct ct002_frame fr;
+	assert_int_equal(ct002_decode(out, (size_t)n, &fr), CT002_OK);
+	assert_memory_equal(out + fr.f[8].off, "2", 1);
+	assert_int_equal(fr.f[8].len, 1);
+	assert_memory_equal(out + fr.f[9].off, "1", 1);
+	/* The balancer would hear of the three real batteries only (plus a newcomer asking
+	 * for itself). */
+	struct bal_report rep[CT002_MAX_CONSUMERS];
+	size_t self = 99;
+	assert_int_equal(ct002_core_reports(&core, rep, "real2", &self), 3);
+	assert_int_equal(self, 1);
+	assert_int_equal(ct002_core_reports(&core, rep, "f0020", &self), 4);
+	assert_string_equal(rep[self].id, "f0020");
+	/* A newcomer that polls again has a history: it counts like any battery. */
+	report(&core, "f0020", "A", "900", t + 1000);
+	ct002_core_buckets(&core, t + 1000, b);
+	assert_int_equal(b[CT002_BA].count, 3);
 }
 
 static void test_update_events(void **state)
@@ -795,6 +891,7 @@ int main(void)
 	        cmocka_unit_test(test_values_pad_truncate),
 	        cmocka_unit_test(test_unformattable_value),
 	        cmocka_unit_test(test_table_full),
+	        cmocka_unit_test(test_newcomer_flood_does_not_count),
 	        cmocka_unit_test(test_update_events),
 	        cmocka_unit_test(test_replay_reference),
 	};

@@ -206,6 +206,84 @@ static void push_meter_waits_for_next_message(void **state)
 	done(&env, m);
 }
 
+/* A battery whose answer arrives and who polls again at once: the callback parks a new
+ * request on the same meter from inside the wake-up. */
+struct repark {
+	struct pm_meter *m;
+	struct pm_waiter again;
+	struct got first, second;
+	int rc;
+};
+
+static void repark_cb(struct pm_waiter *w, const struct pm_reading *r, void *arg)
+{
+	struct repark *rp = arg;
+	got_cb(w, r, &rp->first);
+	struct pm_reading out;
+	/* Past the freshness bound of the reading that woke us: must park. */
+	fake_now += PM_DEFAULT_FRESH_MS;
+	rp->rc = pm_meter_read(rp->m, fake_now, &rp->again, got_cb, &rp->second, &out);
+}
+
+static void repark_inside_wakeup_keeps_deadline(void **state)
+{
+	(void)state;
+	struct env env;
+	struct pm_meter *m = make(&env, &fake_pull, "[FAKE]\n");
+	struct fake *f = m->priv;
+	struct repark rp = {.m = m};
+	struct pm_waiter w = {0};
+	struct pm_reading out;
+	assert_int_equal(pm_meter_read(m, fake_now, &w, repark_cb, &rp, &out), 0);
+	ev_update_now(env.loop);
+	struct pm_reading r = one(42.0);
+	pm_meter_publish(m, &r);
+	assert_int_equal(rp.first.calls, 1);
+	assert_int_equal(rp.rc, 0); /* re-parked, and a new fetch started for it */
+	assert_int_equal(f->polls, 2);
+	/* That fetch never completes: the re-parked request still gets its hold answer at
+	 * its 2 s deadline (it used to wait forever: wake_all deleted the deadline timer
+	 * after the callback, so the new request was parked with no timer at all). */
+	ev_update_now(env.loop);
+	advance(&env, PM_WAIT_MS - 1);
+	assert_int_equal(rp.second.calls, 0);
+	advance(&env, 1);
+	assert_int_equal(rp.second.calls, 1);
+	assert_false(rp.second.ok);
+	done(&env, m);
+}
+
+static void settle_answers_parked_now(void **state)
+{
+	(void)state;
+	struct env env;
+	/* Pull meter, no fresh reading: hold. */
+	struct pm_meter *m = make(&env, &fake_pull, "[FAKE]\n");
+	struct pm_waiter w = {0};
+	struct got g = {0};
+	struct pm_reading out;
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	pm_waiter_settle(&w, fake_now);
+	assert_int_equal(g.calls, 1);
+	assert_false(g.ok);
+	pm_waiter_settle(&w, fake_now); /* not parked any more: no-op */
+	assert_int_equal(g.calls, 1);
+	advance(&env, PM_WAIT_MS); /* and the deadline does not call it again */
+	assert_int_equal(g.calls, 1);
+	done(&env, m);
+
+	/* Push meter waiting for the next message: its current value. */
+	m = make(&env, &fake_push, "[FAKEPUSH]\n");
+	struct pm_reading r = one(7.0);
+	ev_update_now(env.loop);
+	pm_meter_publish(m, &r);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	pm_waiter_settle(&w, fake_now);
+	assert_int_equal(g.calls, 2);
+	assert_true(g.ok && g.w0 == 7.0);
+	done(&env, m);
+}
+
 static void rejects_bad_common_keys(void **state)
 {
 	(void)state;
@@ -283,6 +361,8 @@ int main(void)
 	        cmocka_unit_test(deadline_gives_hold_after_2s),
 	        cmocka_unit_test(failure_holds_and_backs_off),
 	        cmocka_unit_test(push_meter_waits_for_next_message),
+	        cmocka_unit_test(repark_inside_wakeup_keeps_deadline),
+	        cmocka_unit_test(settle_answers_parked_now),
 	        cmocka_unit_test(rejects_bad_common_keys),
 	        cmocka_unit_test(netmask_parse_and_match),
 	        cmocka_unit_test(route_first_match_in_file_order),
