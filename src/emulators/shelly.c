@@ -44,6 +44,11 @@ struct shelly_port {
 	struct shelly_battery bat[SHELLY_MAX_BATTERIES];
 	uint64_t inactive_timer;
 	bool bind_failed;
+	/* Detection lines: at most SHELLY_DETECT_LOGS per SHELLY_DETECT_WINDOW_MS at INFO, so
+	 * a flood of (possibly spoofed) source addresses cannot flood the log. */
+	ev_ms detect_window;
+	unsigned detect_logged;
+	struct log_complain c_table;
 };
 
 struct shelly_slot {
@@ -104,6 +109,23 @@ static void ip_str(uint32_t ip_be, char *buf, size_t len)
 
 static ev_ms inactive_cb(struct ev_loop *loop, void *arg);
 
+#define SHELLY_DETECT_LOGS      8
+#define SHELLY_DETECT_WINDOW_MS 60000
+
+/* Whether a "battery detected" line may go out at INFO now (else it goes to DEBUG). */
+static bool detect_log_allowed(struct shelly_port *p, ev_ms now)
+{
+	if (p->detect_logged == 0 || now - p->detect_window >= SHELLY_DETECT_WINDOW_MS) {
+		p->detect_window = now;
+		p->detect_logged = 0;
+	}
+	if (p->detect_logged < SHELLY_DETECT_LOGS) {
+		p->detect_logged++;
+		return true;
+	}
+	return false;
+}
+
 /* Every datagram counts as a sign of life, before dedupe and parsing, as upstream. Returns
  * whether the battery was already tracked (a known battery, not a stranger). */
 static bool track_battery(struct shelly_port *p, uint32_t ip, ev_ms now)
@@ -115,7 +137,8 @@ static bool track_battery(struct shelly_port *p, uint32_t ip, ev_ms now)
 			b = c;
 			break;
 		}
-		/* Reuse a free entry, else the longest-silent one (inactive first). */
+		/* Reuse a free entry, else the longest-silent one (inactive first; a live one is
+		 * never taken, see below). */
 		if (!c->used) {
 			if (!victim || victim->used)
 				victim = c;
@@ -131,10 +154,23 @@ static bool track_battery(struct shelly_port *p, uint32_t ip, ev_ms now)
 	ip_str(ip, ipbuf, sizeof(ipbuf));
 	bool known = b != NULL;
 	if (!b) {
+		if (victim->used && !victim->inactive) {
+			/* Every entry holds a live battery: a newcomer (perhaps one of many spoofed
+			 * addresses) never evicts one, or the real battery would lose its reserved
+			 * parked slot. It is served, just not tracked. */
+			log_complain(&p->c_table, now, COMP,
+			             "Shelly UDP port %u: %d batteries active, not tracking %s",
+			             (unsigned)p->bound, SHELLY_MAX_BATTERIES, ipbuf);
+			return false;
+		}
 		b = victim;
 		*b = (struct shelly_battery){.ip = ip, .used = true, .last_seen = now};
-		log_info(COMP, "battery detected on Shelly UDP port %u: %s", (unsigned)p->bound,
-		         ipbuf);
+		if (detect_log_allowed(p, now))
+			log_info(COMP, "battery detected on Shelly UDP port %u: %s",
+			         (unsigned)p->bound, ipbuf);
+		else
+			log_debug(COMP, "battery detected on Shelly UDP port %u: %s",
+			          (unsigned)p->bound, ipbuf);
 	} else {
 		b->last_seen = now;
 		if (b->inactive) {

@@ -382,6 +382,54 @@ static void test_teardown_answers_parked(void **state)
 	cfg_free(&t.cfg);
 }
 
+/* A flood from more source addresses than the tracking table holds (spoofed addresses
+ * cost a LAN host nothing) must not evict a live battery: it stays tracked, so it keeps
+ * the parked slots reserved for known batteries while strangers hold every other one. */
+static void test_stranger_flood_keeps_battery_tracked(void **state)
+{
+	(void)state;
+	struct t t;
+	uint16_t ports[] = {0};
+	char buf[2048];
+	setup(&t, ini_plain, ports, 1);
+	fake_of(&t)->mode = FAKE_DEFER;
+	/* The real battery polls once and is answered. */
+	send_to(&t, 0, REQ_EM("1"), strlen(REQ_EM("1")));
+	assert_int_equal(pump(&t, buf, sizeof(buf), 50), -1);
+	struct pm_reading r = {.n = 1, .w = {200}};
+	pm_meter_publish(t.m, &r);
+	assert_true(pump(&t, buf, sizeof(buf), 300) > 0);
+	/* Let the reading age past the freshness bound, so the next requests park. */
+	assert_int_equal(pump(&t, buf, sizeof(buf), PM_DEFAULT_FRESH_MS + 50), -1);
+	/* 40 strangers from 40 addresses, one request each, while the next fetch runs. */
+	enum { NSTRANGERS = 40 };
+	int fds[NSTRANGERS];
+	struct sockaddr_in to = {.sin_family = AF_INET,
+	                         .sin_port = htons(shelly_emu_bound_port(t.emu, 0)),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	for (int i = 0; i < NSTRANGERS; i++) {
+		char addr[32];
+		snprintf(addr, sizeof(addr), "127.0.1.%d", i + 1);
+		fds[i] = client_at(addr);
+		assert_int_equal(sendto(fds[i], REQ_EM("9"), strlen(REQ_EM("9")), 0,
+		                        (struct sockaddr *)&to, sizeof(to)),
+		                 (ssize_t)strlen(REQ_EM("9")));
+		(void)ev_run_once(t.loop, 0);
+	}
+	(void)pump(&t, buf, sizeof(buf), 50);
+	/* The real battery polls again: still tracked, so it gets a slot and its answer. */
+	send_to(&t, 0, REQ_EM("2"), strlen(REQ_EM("2")));
+	assert_int_equal(pump(&t, buf, sizeof(buf), 50), -1);
+	r.w[0] = 250;
+	pm_meter_publish(t.m, &r);
+	assert_true(pump(&t, buf, sizeof(buf), 300) > 0);
+	assert_int_equal(strncmp(buf, "{\"id\":2,", 7), 0);
+	assert_non_null(strstr(buf, "\"a_act_power\":250.0"));
+	for (int i = 0; i < NSTRANGERS; i++)
+		close(fds[i]);
+	teardown(&t, false);
+}
+
 static void test_create_errors(void **state)
 {
 	(void)state;
@@ -426,6 +474,7 @@ int main(void)
 	        cmocka_unit_test(test_dedupe_by_ip),
 	        cmocka_unit_test(test_teardown_with_parked),
 	        cmocka_unit_test(test_teardown_answers_parked),
+	        cmocka_unit_test(test_stranger_flood_keeps_battery_tracked),
 	        cmocka_unit_test(test_create_errors),
 	        cmocka_unit_test(test_type_ports),
 	};
