@@ -4,8 +4,10 @@ time (several, each on its own socket); every request must be answered across ev
 reload: during a meter outage (HTTP 500, then a closed port) with the hold answer, with a
 broken config (the running setup is kept and the error names section, key and value),
 with a changed valid config (applied: new meter values, a moved CT port that frees the
-old one), and with a new CT port that another program holds (refused, old kept)."""
+old one), with a new CT port that another program holds (refused, old kept), and on a
+Shelly device's fixed port (so this file holds the fixed_ports lock)."""
 
+import json
 import os
 import signal
 import socket
@@ -234,9 +236,55 @@ def test_valid_change_is_applied_and_a_moved_port_released():
         m.stop()
 
 
+def test_shelly_port_handed_over():
+    """A Shelly device (EM gen3, fixed UDP 2222) keeps answering across reloads too."""
+    m = Meter()
+    m.set_power(250)
+    d = Daemon(config(m.url(), free_udp_port(), general="").replace(
+        "DEVICE_TYPE = ct002", "DEVICE_TYPE = ct002, shellyemg3"))
+    try:
+        check(d.wait_log("listening on UDP port 2222", 8), d.output())
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(2)
+        stop = threading.Event()
+        got = []
+
+        def poll():
+            k = 0
+            while not stop.is_set():
+                k += 1
+                s.sendto(json.dumps({"id": k, "src": "t", "method": "EM1.GetStatus",
+                                     "params": {"id": 0}}).encode(), ("127.0.0.1", 2222))
+                try:
+                    got.append(json.loads(s.recvfrom(4096)[0])["id"] == k)
+                except socket.timeout:
+                    got.append(False)
+                stop.wait(0.05)
+
+        t = threading.Thread(target=poll)
+        t.start()
+        try:
+            time.sleep(0.3)
+            for i in range(3):
+                check("configuration reloaded" in hup(d, i), d.output())
+                time.sleep(0.3)
+        finally:
+            stop.set()
+            t.join()
+            s.close()
+        print("    shelly: %d requests across 3 reloads, %d unanswered"
+              % (len(got), got.count(False)))
+        check(got and all(got), "shelly requests unanswered:\n" + d.output())
+    finally:
+        check(d.stop() == 0, "exit code")
+        m.stop()
+
+
 if __name__ == "__main__":
     Runner().run([
         test_reload_during_meter_outage_keeps_answering,
         test_broken_config_keeps_the_running_setup,
         test_valid_change_is_applied_and_a_moved_port_released,
+        test_shelly_port_handed_over,
     ])
