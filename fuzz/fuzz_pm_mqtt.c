@@ -21,7 +21,7 @@ static void check(const struct pm_mqtt_subs *s, const char *payload, size_t len)
 	struct err e;
 	unsigned errors = 0;
 	memset(&v, 0, sizeof(v));
-	(void)pm_mqtt_apply(s, &v, "t", payload, len, &errors, &e);
+	(void)pm_mqtt_apply(s, &v, 1, "t", payload, len, &errors, &e);
 	if (pm_mqtt_reading(s, &v, &r, &e) == 0)
 		for (unsigned i = 0; i < r.n; i++)
 			if (!isfinite(r.w[i]) || fabs(r.w[i]) > PM_PARSE_MAX_W)

@@ -12,11 +12,14 @@
 #include "astrameter/ev.h"
 #include "astrameter/powermeter.h"
 
+struct net_ports;
+
 struct emu_env {
 	struct ev_loop *loop;
 	struct pm_set *meters; /* routing by NETMASK, in config order */
 	struct cfg *cfg;
 	struct cfg_section *general;
+	struct net_ports *ports; /* UDP ports held across reloads (net.h); NULL = plain bind */
 };
 
 /* What the health endpoint reports about a running device. */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "astrameter/err.h"
+#include "astrameter/ev.h"
 #include "astrameter/reading.h"
 
 struct jsonpath;
@@ -40,18 +41,30 @@ void pm_mqtt_subs_free(struct pm_mqtt_subs *s);
 int pm_mqtt_parse_value(const struct jsonpath *path, const char *payload, size_t len, double *out,
                         struct err *e);
 
+/* Default MAX_AGE: values older than this (no usable message on any of the meter's
+ * topics for so long) are stale and the meter fails, so batteries get the hold answer. */
+#define PM_MQTT_DEFAULT_MAX_AGE_MS 60000
+
 /* The latest value per pair; a reading exists once every pair has had one. */
 struct pm_mqtt_values {
 	double v[PM_MAX_VALUES];
 	bool seen[PM_MAX_VALUES];
+	ev_ms last; /* when a message last updated a value (0: never) */
 };
 
-/* Applies a message to every pair whose topic equals topic (exact match, as upstream),
- * parsing the payload once. Returns how many values were updated (0 if the topic is not
- * ours or nothing parsed); the first parse error, if any, is left in e and *errors counts
- * them. A pair whose payload fails keeps its previous value. */
-int pm_mqtt_apply(const struct pm_mqtt_subs *s, struct pm_mqtt_values *v, const char *topic,
-                  const char *payload, size_t len, unsigned *errors, struct err *e);
+/* Applies a message that arrived at now to every pair whose topic equals topic (exact
+ * match, as upstream), parsing the payload once. Returns how many values were updated
+ * (0 if the topic is not ours or nothing parsed; else v->last = now); the first parse
+ * error, if any, is left in e and *errors counts them. A pair whose payload fails keeps
+ * its previous value. */
+int pm_mqtt_apply(const struct pm_mqtt_subs *s, struct pm_mqtt_values *v, ev_ms now,
+                  const char *topic, const char *payload, size_t len, unsigned *errors,
+                  struct err *e);
+
+/* How long the values stay fresh at now under MAX_AGE max_age_ms: > 0 ms to go; 0 stale
+ * (no update for max_age_ms or longer); EV_STOP if they never go stale (max_age_ms 0,
+ * the upstream behaviour) or nothing was received yet (there is no reading to expire). */
+ev_ms pm_mqtt_stale_in(const struct pm_mqtt_values *v, ev_ms now, ev_ms max_age_ms);
 
 /* Fills out with the values if every pair has one (out->at = 0). 0, or -1 with e naming
  * the first topic still without a value. */

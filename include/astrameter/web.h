@@ -22,11 +22,14 @@
 #define WEB_DEFAULT_MAX_AGE_MS 120000
 /* Limits that keep bad clients cheap: connections in total and per client address,
  * bytes per connection (request line + headers must fit: else 431), and seconds of
- * inactivity before a connection is dropped. */
-#define WEB_MAX_CONNECTIONS 32
-#define WEB_MAX_PER_IP      16
+ * inactivity before a connection is dropped. A health check needs one connection at a
+ * time, so a client address gets few: it takes WEB_MAX_CONNECTIONS / WEB_MAX_PER_IP = 16
+ * hosts holding idle connections to lock the others out, and an idle or dribbling one
+ * (slowloris) is dropped after WEB_CONN_TIMEOUT_S without a complete request. */
+#define WEB_MAX_CONNECTIONS 64
+#define WEB_MAX_PER_IP      4
 #define WEB_CONN_MEMORY     8192
-#define WEB_CONN_TIMEOUT_S  10
+#define WEB_CONN_TIMEOUT_S  5
 
 /* --- pure part ------------------------------------------------------------------- */
 
@@ -95,6 +98,8 @@ struct web_server *web_server_new(struct ev_loop *loop, const struct web_opts *o
  * max_age, so a quiet night without battery requests does not look like a dead meter. */
 void web_server_set_sources(struct web_server *w, const struct pm_set *meters,
                             const struct web_device *devs, size_t n_devs, ev_ms started);
+/* Changes max_age (o->max_age_ms of web_server_new), e.g. on a reload. */
+void web_server_set_max_age(struct web_server *w, ev_ms max_age_ms);
 /* The bound port (useful when o->port was 0). */
 uint16_t web_server_port(const struct web_server *w);
 /* Closes every connection and the socket; NULL is ignored. */

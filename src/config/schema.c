@@ -247,8 +247,18 @@ static const struct cfg_schema_key k_tibber[] = {
         END,
 };
 static const struct cfg_schema_key k_mqtt[] = {
-        {"BROKER", H}, {"PORT", H},   {"USERNAME", H},  {"PASSWORD", H},   {"TLS", H}, {"URI", H},
-        {"TOPIC", H},  {"TOPICS", H}, {"JSON_PATH", H}, {"JSON_PATHS", H}, END,
+        {"BROKER", H},
+        {"PORT", H},
+        {"USERNAME", H},
+        {"PASSWORD", H},
+        {"TLS", H},
+        {"URI", H},
+        {"TOPIC", H},
+        {"TOPICS", H},
+        {"JSON_PATH", H},
+        {"JSON_PATHS", H},
+        {"MAX_AGE", H | CFG_KEY_LOCAL},
+        END,
 };
 
 #define EXACT(n, c, here, k)                \

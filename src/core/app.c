@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The daemon: parses the command line, reads and validates config.ini in full before any
  * socket opens, builds one struct app (loop, HTTP client, powermeters in file order,
- * emulators), runs the startup self-test, then the loop. SIGINT/SIGTERM shut down cleanly;
- * SIGHUP/SIGUSR1 re-read the config and rebuild everything (a config that no longer
- * validates is reported and the running setup is kept). */
+ * emulators), runs the startup self-test, then the loop. SIGINT/SIGTERM shut down cleanly.
+ * SIGHUP/SIGUSR1 reload without ever silencing a battery: the new setup is built and
+ * started beside the running one (its devices take over the running devices' UDP
+ * sockets through a net_ports table), and only when all of it runs is the old one torn
+ * down. A config that no longer validates, or a new setup that cannot start, is reported
+ * and the running setup is kept. A reload does not self-test the meters and never waits
+ * for one: a meter that is down is reported by its own log lines and by /health, and the
+ * batteries get the hold answer meanwhile. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include "astrameter/filter.h"
 #include "astrameter/http.h"
 #include "astrameter/log.h"
+#include "astrameter/net.h"
 #include "astrameter/powermeter.h"
 #include "astrameter/svc.h"
 #include "astrameter/web.h"
@@ -37,10 +43,12 @@ struct app_device {
 	void *self;
 	char type[32];
 	char id[64];
+	char port_key[32]; /* where its UDP port is configured, e.g. "[CT002] UDP_PORT" */
 };
 
 struct app {
 	struct ev_loop *loop;
+	struct net_ports *ports; /* owned by app_main: outlives every setup */
 	struct cfg cfg;
 	struct cfg_section *general;
 	struct http_client *http;
@@ -267,6 +275,8 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 		long port;
 		if (cfg_get_int(s, "udp_port", 12345, 1, 65535, &port, e) != 0)
 			return -1;
+		snprintf(app->dev[i].port_key, sizeof(app->dev[i].port_key), "[%s] UDP_PORT",
+		         s ? s->name : "CT002");
 		for (size_t k = 0; k < n_ct; k++)
 			if (ct_ports[k] == port)
 				return err_set(
@@ -367,6 +377,7 @@ static int app_configure(struct app *app, const struct app_opts *o, struct err *
 	if (build_meters(app, e) != 0)
 		return -1;
 	struct emu_env env = {.loop = app->loop,
+	                      .ports = app->ports,
 	                      .meters = &app->meters,
 	                      .cfg = &app->cfg,
 	                      .general = app->general};
@@ -448,7 +459,8 @@ static void on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
 
 /* Tests every meter as upstream does (up to 4 attempts 5 s apart; push meters wait up to
  * 30 s for a message). Returns 0 if all produced a reading, -1 if one failed for good, 1
- * if a signal interrupted it. The loop keeps running meanwhile. */
+ * if SIGTERM/SIGINT interrupted it. The loop keeps running meanwhile. A reload asked for
+ * meanwhile is left in app->next: it runs once the devices are up. */
 static int run_selftest(struct app *app)
 {
 	size_t n = app->meters.n;
@@ -485,12 +497,11 @@ static int run_selftest(struct app *app)
 		}
 		if (all_ok)
 			break;
-		app->next = RUN_GO;
 		if (ev_run_once(app->loop, 200) < 0) {
 			rc = -1;
 			break;
 		}
-		if (app->next != RUN_GO) {
+		if (app->next == RUN_EXIT) {
 			rc = 1;
 			break;
 		}
@@ -510,15 +521,26 @@ static int app_start(struct app *app, struct err *e)
 	return 0;
 }
 
-static int start_devices(struct app *app)
+/* Starts the devices, their ports claimed through app->ports between begin and commit or
+ * abort. At startup (strict false), as upstream, a device that cannot start is logged and
+ * does not stop the others; -1 only if none started. On a reload (strict true) any device
+ * that cannot start fails the whole new setup (-1 with e): the running one is kept. */
+static int start_devices(struct app *app, bool strict, struct err *e)
 {
 	size_t started = 0;
+	net_ports_begin(app->ports);
 	for (size_t i = 0; i < app->n_dev; i++) {
-		struct err e = {{0}};
+		struct err de = {{0}};
 		struct app_device *d = &app->dev[i];
-		if (d->ops->start(d->self, &e) != 0) {
-			/* As upstream: a device that cannot start does not stop the others. */
-			log_error(COMP, "device %s (%s) not started: %s", d->type, d->id, e.msg);
+		if (d->ops->start(d->self, &de) != 0) {
+			const char *k = d->port_key[0] ? d->port_key : "";
+			if (strict) {
+				net_ports_abort(app->ports);
+				return err_set(e, "device %s (%s) cannot start%s%s: %s", d->type,
+				               d->id, *k ? ", port from " : "", k, de.msg);
+			}
+			log_error(COMP, "device %s (%s) not started%s%s: %s", d->type, d->id,
+			          *k ? ", port from " : "", k, de.msg);
 			continue;
 		}
 		char buf[256] = "";
@@ -527,7 +549,10 @@ static int start_devices(struct app *app)
 		log_info(COMP, "device %s (%s) running: %s", d->type, d->id, buf);
 		started++;
 	}
-	return started ? 0 : -1;
+	net_ports_commit(app->ports);
+	if (!started)
+		return err_set(e, "no device could be started");
+	return 0;
 }
 
 static int setup_signals(struct app *app)
@@ -583,7 +608,7 @@ static int app_healthcheck(const struct app_opts *o)
 }
 
 /* Starts the health endpoint with the settings of app (NULL if disabled or on error: a
- * port in use is logged and not fatal, as upstream). */
+ * port in use is logged, naming the port, and is not fatal, as upstream). */
 static struct web_server *web_start(const struct app *app, ev_ms boot)
 {
 	if (!app->web_enabled)
@@ -627,11 +652,12 @@ static ev_ms watchdog_cb(struct ev_loop *loop, void *arg)
 	return ms > 0 ? ms / 2 : EV_STOP;
 }
 
-static struct app *app_new(struct ev_loop *loop)
+static struct app *app_new(struct ev_loop *loop, struct net_ports *ports)
 {
 	struct app *app = calloc(1, sizeof(*app));
 	if (app) {
 		app->loop = loop;
+		app->ports = ports;
 		app->sigfd = -1;
 	}
 	return app;
@@ -645,6 +671,74 @@ static void app_free(struct app *app)
 	free(app);
 }
 
+/* The health endpoint for a new setup: the running one is kept (and pointed at fresh)
+ * when its port is unchanged, so a reload does not drop its listening socket. */
+static struct web_server *web_switch(struct web_server *web, struct app *fresh, ev_ms boot)
+{
+	if (web && fresh->web_enabled && web_server_port(web) == (uint16_t)fresh->web_port) {
+		web_server_set_max_age(web, fresh->health_max);
+		web_attach(web, fresh);
+		return web;
+	}
+	web_server_free(web);
+	web = web_start(fresh, boot);
+	web_attach(web, fresh);
+	return web;
+}
+
+/* SIGHUP: builds the new setup beside the running one and swaps only when all of it
+ * runs. Returns the setup that runs afterwards (old if anything failed; then old is
+ * untouched and keeps answering). Never blocks on a meter and never exits. */
+static struct app *app_reload(struct app *old, const struct app_opts *o, struct web_server **web,
+                              ev_ms boot)
+{
+	struct err e = {{0}};
+	old->next = RUN_GO;
+	(void)svc_notify("RELOADING=1");
+	struct app *fresh = app_new(old->loop, old->ports);
+	if (!fresh) {
+		log_error(COMP, "reload refused: out of memory; keeping the running setup");
+		goto refused;
+	}
+	if (app_configure(fresh, o, &e) != 0) {
+		log_error(COMP,
+		          "reload refused, configuration error: %s; keeping the running setup",
+		          e.msg);
+		goto refused;
+	}
+	if (app_start(fresh, &e) != 0) {
+		log_error(COMP, "reload refused: %s; keeping the running setup", e.msg);
+		goto refused;
+	}
+	/* The new devices take over the running devices' sockets (same ports) or bind new
+	 * ones; until the old devices go, both answer on the same socket, never neither. */
+	if (start_devices(fresh, true, &e) != 0) {
+		log_error(COMP, "reload refused: %s; keeping the running setup", e.msg);
+		goto refused;
+	}
+	fresh->sigfd = old->sigfd;
+	ev_io_del(old->loop, old->sigfd);
+	old->sigfd = -1;
+	if (ev_io_add(fresh->loop, fresh->sigfd, EV_READ, on_signal, fresh) != 0)
+		log_error(COMP, "cannot watch signals after the reload: %s", strerror(errno));
+	/* The endpoint points into the old setup: move it before that goes. */
+	*web = web_switch(*web, fresh, boot);
+	app_free(old);
+	/* No self-test on a reload: ask every pull meter once so that a dead one shows in
+	 * the log and in /health now rather than at the next battery request. */
+	ev_ms now = ev_update_now(fresh->loop);
+	for (size_t i = 0; i < fresh->meters.n; i++)
+		pm_meter_kick(fresh->meters.m[i], now);
+	log_info(COMP, "configuration reloaded: %zu device(s), %zu powermeter(s)", fresh->n_dev,
+	         fresh->meters.n);
+	(void)svc_notify("READY=1\nSTATUS=running");
+	return fresh;
+refused:
+	app_free(fresh);
+	(void)svc_notify("READY=1\nSTATUS=running (reload refused)");
+	return old;
+}
+
 int app_main(const struct app_opts *o)
 {
 	log_set_level(o->level);
@@ -653,13 +747,16 @@ int app_main(const struct app_opts *o)
 	struct err e = {{0}};
 	int rc = 1;
 	struct web_server *web = NULL;
+	struct app *app = NULL;
+	struct net_ports *ports = NULL;
 	struct ev_loop *loop = ev_new(NULL, NULL);
 	if (!loop) {
 		log_error(COMP, "cannot create the event loop: %s", strerror(errno));
 		return 1;
 	}
 	ev_ms boot = ev_update_now(loop);
-	struct app *app = app_new(loop);
+	ports = net_ports_new();
+	app = ports ? app_new(loop, ports) : NULL;
 	if (!app)
 		goto done;
 	if (!o->check_config && setup_signals(app) != 0) {
@@ -680,29 +777,29 @@ int app_main(const struct app_opts *o)
 	web = web_start(app, boot);
 	if (svc_watchdog_ms() > 0)
 		(void)ev_timer_add(loop, 0, watchdog_cb, NULL);
-	bool need_start = true;
+	app->next = RUN_GO;
+	if (app_start(app, &e) != 0) {
+		log_error(COMP, "%s", e.msg);
+		goto done;
+	}
+	web_attach(web, app);
+	int st = app->skip_test ? 0 : run_selftest(app);
+	if (st < 0) {
+		log_error(COMP, "powermeter self-test failed; exiting (use -t or "
+		                "SKIP_POWERMETER_TEST = True to skip it)");
+		goto done;
+	}
+	if (st > 0) { /* SIGTERM/SIGINT during the self-test */
+		rc = 0;
+		goto done;
+	}
+	if (start_devices(app, false, &e) != 0) {
+		log_error(COMP, "%s", e.msg);
+		goto done;
+	}
+	(void)svc_notify("READY=1\nSTATUS=running");
 	for (;;) {
-		app->next = RUN_GO;
-		if (need_start) {
-			need_start = false;
-			if (app_start(app, &e) != 0) {
-				log_error(COMP, "%s", e.msg);
-				break;
-			}
-			web_attach(web, app);
-			int st = app->skip_test ? 0 : run_selftest(app);
-			if (st < 0) {
-				log_error(COMP, "powermeter self-test failed; exiting (use -t or "
-				                "SKIP_POWERMETER_TEST = True to skip it)");
-				break;
-			}
-			if (st == 0 && start_devices(app) != 0) {
-				log_error(COMP, "no device could be started");
-				break;
-			}
-			if (st == 0)
-				(void)svc_notify("READY=1\nSTATUS=running");
-		}
+		/* A reload asked for during the self-test runs now, without entering the loop. */
 		if (app->next == RUN_GO && ev_run(loop) != 0) {
 			log_error(COMP, "event loop failed: %s", strerror(errno));
 			break;
@@ -711,30 +808,7 @@ int app_main(const struct app_opts *o)
 			rc = 0;
 			break;
 		}
-		/* Reload: build the new setup aside; keep the running one if it is broken. */
-		(void)svc_notify("RELOADING=1");
-		struct app *fresh = app_new(loop);
-		if (!fresh)
-			break;
-		if (app_configure(fresh, o, &e) != 0) {
-			log_error(COMP, "reload refused, configuration error: %s", e.msg);
-			app_free(fresh);
-			(void)svc_notify("READY=1\nSTATUS=running (reload refused)");
-			continue;
-		}
-		/* The endpoint points into the old setup: drop it before that goes. */
-		web_server_free(web);
-		web = NULL;
-		fresh->sigfd = app->sigfd;
-		ev_io_del(loop, app->sigfd);
-		app->sigfd = -1;
-		app_free(app);
-		app = fresh;
-		if (ev_io_add(loop, app->sigfd, EV_READ, on_signal, app) != 0)
-			break;
-		web = web_start(app, boot);
-		need_start = true;
-		log_info(COMP, "configuration reloaded");
+		app = app_reload(app, o, &web, boot);
 	}
 done:
 	if (!o->check_config)
@@ -746,6 +820,7 @@ done:
 		app->sigfd = -1;
 	}
 	app_free(app);
+	net_ports_free(ports);
 	ev_free(loop);
 	return rc;
 }

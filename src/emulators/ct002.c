@@ -495,7 +495,7 @@ fail:
 static int ct002_start(void *self, struct err *e)
 {
 	struct ct002_emu *emu = self;
-	emu->fd = net_udp_bind(NULL, emu->port, e);
+	emu->fd = net_ports_udp(emu->env.ports, NULL, emu->port, e);
 	if (emu->fd < 0)
 		return -1;
 	if (ev_io_add(emu->env.loop, emu->fd, EV_READ, on_readable, emu) != 0) {

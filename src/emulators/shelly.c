@@ -455,7 +455,7 @@ static int shelly_start(void *self, struct err *e)
 			continue;
 		}
 		struct err be = {{0}};
-		int fd = net_udp_bind(NULL, p->want, &be);
+		int fd = net_ports_udp(s->env.ports, NULL, p->want, &be);
 		if (fd >= 0) {
 			struct sockaddr_in sa;
 			socklen_t sl = sizeof(sa);

@@ -6,7 +6,15 @@
  * as often as it likes: the inherited socket itself stays open for the life of the
  * process (we only ever hand out and close duplicates). The protocol is read directly
  * (it is three environment variables and a fixed fd range), so it works with or without
- * libsystemd. */
+ * libsystemd.
+ *
+ * UDP sockets are bound without SO_REUSEADDR: with it, any local user could bind the
+ * same port (setting it too) and receive a share of the batteries' requests, and a second
+ * daemon would start without error and split the batteries. A busy port is an error.
+ * The same trick that serves socket activation serves reloads: a net_ports table binds
+ * each port once and hands out duplicates, so a reload's new devices take over the very
+ * socket the old ones used (nothing queued is lost, and no one can grab the port between
+ * the old close and the new bind). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -103,7 +111,9 @@ static int bind_error(int fd, const char *proto, uint16_t port, struct err *e)
 	        saved == EACCES && port < 1024
 	                ? " (ports below 1024 need root, CAP_NET_BIND_SERVICE or socket "
 	                  "activation)"
-	                : "");
+	        : saved == EADDRINUSE ? " (another program holds the port: is another "
+	                                "astrameter running?)"
+	                              : "");
 	close(fd);
 	return -1;
 }
@@ -124,14 +134,10 @@ int net_udp_bind(const char *addr, uint16_t port, struct err *e)
 			return d;
 		}
 	}
+	/* No SO_REUSEADDR (see the top of this file): the port is ours alone. */
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, "socket: %s", strerror(errno));
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
-		err_set(e, "setsockopt(SO_REUSEADDR): %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
 	/* Batteries discover the meter by broadcast; allow answering on such sockets. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
@@ -160,6 +166,8 @@ int net_tcp_listen(const char *addr, uint16_t port, int backlog, struct err *e)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_set(e, "socket: %s", strerror(errno));
+	/* For TCP, SO_REUSEADDR only lets us rebind while old connections sit in TIME_WAIT;
+	 * on Linux it never allows a second socket to bind a port that one listens on. */
 	int one = 1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
 		err_set(e, "setsockopt(SO_REUSEADDR): %s", strerror(errno));
@@ -181,4 +189,107 @@ void net_sockaddr_str(const struct sockaddr_in *sa, char *buf, size_t len)
 	char ip[INET_ADDRSTRLEN] = "?";
 	inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
 	snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(sa->sin_port));
+}
+
+/* --- ports held across reloads --------------------------------------------------- */
+
+struct net_held {
+	struct sockaddr_in sa;
+	int fd;
+	bool used;    /* claimed by the running set of devices */
+	bool claimed; /* claimed by the set being started (between begin and commit/abort) */
+};
+
+struct net_ports {
+	struct net_held *h;
+	size_t n, cap;
+	bool starting; /* between net_ports_begin and commit/abort */
+};
+
+struct net_ports *net_ports_new(void)
+{
+	return calloc(1, sizeof(struct net_ports));
+}
+
+static void drop_unused(struct net_ports *p)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->h[i].used)
+			p->h[k++] = p->h[i];
+		else
+			close(p->h[i].fd);
+	}
+	p->n = k;
+}
+
+void net_ports_free(struct net_ports *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		close(p->h[i].fd);
+	free(p->h);
+	free(p);
+}
+
+void net_ports_begin(struct net_ports *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		p->h[i].claimed = false;
+	p->starting = true;
+}
+
+void net_ports_commit(struct net_ports *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		p->h[i].used = p->h[i].claimed;
+	p->starting = false;
+	drop_unused(p);
+}
+
+void net_ports_abort(struct net_ports *p)
+{
+	p->starting = false;
+	drop_unused(p);
+}
+
+size_t net_ports_count(const struct net_ports *p)
+{
+	return p->n;
+}
+
+int net_ports_udp(struct net_ports *p, const char *addr, uint16_t port, struct err *e)
+{
+	if (!p || port == 0)
+		return net_udp_bind(addr, port, e);
+	struct sockaddr_in sa;
+	if (make_addr(addr, port, &sa, e) != 0)
+		return -1;
+	struct net_held *h = NULL;
+	for (size_t i = 0; i < p->n && !h; i++)
+		if (p->h[i].sa.sin_port == sa.sin_port &&
+		    p->h[i].sa.sin_addr.s_addr == sa.sin_addr.s_addr)
+			h = &p->h[i];
+	if (!h) {
+		if (p->n == p->cap) {
+			size_t cap = p->cap ? 2 * p->cap : 8;
+			struct net_held *nh = realloc(p->h, cap * sizeof(*nh));
+			if (!nh)
+				return err_set(e, "out of memory");
+			p->h = nh;
+			p->cap = cap;
+		}
+		int fd = net_udp_bind(addr, port, e);
+		if (fd < 0)
+			return -1;
+		h = &p->h[p->n++];
+		*h = (struct net_held){.sa = sa, .fd = fd, .used = !p->starting};
+	}
+	int d = fcntl(h->fd, F_DUPFD_CLOEXEC, NET_LISTEN_FDS_START);
+	if (d < 0)
+		return err_set(e, "dup of the socket on udp/%u: %s", (unsigned)port,
+		               strerror(errno));
+	h->claimed = true;
+	return d;
 }

@@ -3,8 +3,9 @@
  * in external-loop epoll mode, so it owns one epoll fd that we watch in our loop, and we
  * call MHD_run() when that fd is readable or when MHD_get_timeout() says a connection
  * timeout is due. MHD never blocks and never starts a thread here; a slow or hostile
- * client costs at most one connection slot and WEB_CONN_MEMORY bytes until its inactivity
- * timeout, and can never delay a battery's UDP reply by more than one MHD_run() pass.
+ * client address costs at most WEB_MAX_PER_IP connection slots and WEB_CONN_MEMORY bytes
+ * each until their inactivity timeout, so a couple of hosts cannot lock out the health
+ * check, and can never delay a battery's UDP reply by more than one MHD_run() pass.
  *
  * The JSON body and the healthy/unhealthy verdict are pure functions of a snapshot; the
  * snapshot is taken from the live meters and devices on each request. The blocking
@@ -346,6 +347,11 @@ void web_server_set_sources(struct web_server *w, const struct pm_set *meters,
 	w->devs = devs;
 	w->n_devs = devs ? n_devs : 0;
 	w->started = started;
+}
+
+void web_server_set_max_age(struct web_server *w, ev_ms max_age_ms)
+{
+	w->o.max_age_ms = max_age_ms;
 }
 
 uint16_t web_server_port(const struct web_server *w)

@@ -2,9 +2,11 @@
 /* MQTT powermeter (push): subscribes to TOPIC/TOPICS on a broker through mqtt_loop and
  * publishes a reading to the core whenever a message updates a value and every value has
  * been seen at least once (until then a read fails, as upstream). Payloads are plain
- * numbers or JSON with a compiled JSONPath per value. Values are kept across reconnects
- * and never expire (upstream); with WAIT_FOR_NEXT_MESSAGE a parked request gets the next
- * message, or the last values after 2 s. */
+ * numbers or JSON with a compiled JSONPath per value. Values are kept across reconnects,
+ * but when no usable message arrived for MAX_AGE (default 60 s; upstream: never) the
+ * meter fails, so a dead broker or publisher turns into the hold answer instead of the
+ * last power forever; with WAIT_FOR_NEXT_MESSAGE a parked request gets the next message,
+ * or the last values after 2 s. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -214,8 +216,9 @@ int pm_mqtt_parse_value(const struct jsonpath *path, const char *payload, size_t
 	return rc;
 }
 
-int pm_mqtt_apply(const struct pm_mqtt_subs *s, struct pm_mqtt_values *v, const char *topic,
-                  const char *payload, size_t len, unsigned *errors, struct err *e)
+int pm_mqtt_apply(const struct pm_mqtt_subs *s, struct pm_mqtt_values *v, ev_ms now,
+                  const char *topic, const char *payload, size_t len, unsigned *errors,
+                  struct err *e)
 {
 	int updated = 0;
 	cJSON *root = NULL;
@@ -252,7 +255,17 @@ int pm_mqtt_apply(const struct pm_mqtt_subs *s, struct pm_mqtt_values *v, const 
 		updated++;
 	}
 	cJSON_Delete(root);
+	if (updated)
+		v->last = now;
 	return updated;
+}
+
+ev_ms pm_mqtt_stale_in(const struct pm_mqtt_values *v, ev_ms now, ev_ms max_age_ms)
+{
+	if (max_age_ms <= 0 || v->last == 0)
+		return EV_STOP;
+	ev_ms left = v->last + max_age_ms - now;
+	return left > 0 ? left : 0;
 }
 
 int pm_mqtt_reading(const struct pm_mqtt_subs *s, const struct pm_mqtt_values *v,
@@ -279,7 +292,29 @@ struct pmq {
 	struct mqtt_loop_opts opts;
 	struct mqtt_loop *ml;
 	struct log_complain parse_complain;
+	ev_ms max_age_ms; /* MAX_AGE; 0 = values never go stale */
+	uint64_t stale_timer;
 };
+
+/* Fails the meter once the values went stale; re-checks while they are fresh (a message
+ * meanwhile moved the deadline). */
+static ev_ms pmq_stale_cb(struct ev_loop *loop, void *arg)
+{
+	struct pm_meter *m = arg;
+	struct pmq *q = m->priv;
+	ev_ms now = ev_now(loop);
+	ev_ms left = pm_mqtt_stale_in(&q->vals, now, q->max_age_ms);
+	if (left > 0)
+		return left;
+	q->stale_timer = 0;
+	if (left == 0)
+		pm_meter_fail(m,
+		              "no message for %lld s (MAX_AGE = %lld s): the values are stale, "
+		              "batteries get the hold answer",
+		              (long long)((now - q->vals.last) / 1000),
+		              (long long)(q->max_age_ms / 1000));
+	return EV_STOP;
+}
 
 static void pmq_connected(struct mqtt_loop *ml, void *arg)
 {
@@ -307,7 +342,8 @@ static void pmq_message(struct mqtt_loop *ml, const char *topic, const void *pay
 	struct pmq *q = m->priv;
 	unsigned errors = 0;
 	struct err e = {{0}};
-	int n = pm_mqtt_apply(&q->subs, &q->vals, topic, payload, len, &errors, &e);
+	ev_ms now = ev_now(m->ctx->loop);
+	int n = pm_mqtt_apply(&q->subs, &q->vals, now, topic, payload, len, &errors, &e);
 	if (errors)
 		log_complain(&q->parse_complain, ev_now(m->ctx->loop), m->name,
 		             "cannot use the payload on '%s': %s", topic, e.msg);
@@ -315,6 +351,8 @@ static void pmq_message(struct mqtt_loop *ml, const char *topic, const void *pay
 		log_release(&q->parse_complain, m->name, "payloads parse again");
 	if (n <= 0)
 		return;
+	if (!q->stale_timer && q->max_age_ms > 0)
+		q->stale_timer = ev_timer_add(m->ctx->loop, q->max_age_ms, pmq_stale_cb, m);
 	struct pm_reading r;
 	if (pm_mqtt_reading(&q->subs, &q->vals, &r, &e) != 0) {
 		log_debug(m->name, "%s", e.msg);
@@ -329,6 +367,7 @@ static int pmq_configure(struct pm_meter *m, struct cfg_section *sec, struct err
 	const char *topics, *topic, *paths, *path, *uri, *broker, *user, *pass;
 	long port;
 	bool tls;
+	double max_age;
 	struct err pe;
 	/* Read every key (URI makes the others unused upstream, but they are still ours). */
 	if (cfg_get_str(sec, "topics", NULL, &topics, e) != 0 ||
@@ -340,8 +379,11 @@ static int pmq_configure(struct pm_meter *m, struct cfg_section *sec, struct err
 	    cfg_get_int(sec, "port", 1883, 1, 65535, &port, e) != 0 ||
 	    cfg_get_str(sec, "username", NULL, &user, e) != 0 ||
 	    cfg_get_str(sec, "password", NULL, &pass, e) != 0 ||
-	    cfg_get_bool(sec, "tls", false, &tls, e) != 0)
+	    cfg_get_bool(sec, "tls", false, &tls, e) != 0 ||
+	    cfg_get_double(sec, "max_age", PM_MQTT_DEFAULT_MAX_AGE_MS / 1000.0, 0, 86400, &max_age,
+	                   e) != 0)
 		return -1;
+	q->max_age_ms = (ev_ms)(max_age * 1000.0);
 	memset(&q->opts, 0, sizeof(q->opts));
 	q->opts.name = m->name;
 	q->opts.keepalive_s = 60;
@@ -386,8 +428,9 @@ static int pmq_start(struct pm_meter *m, struct err *e)
 		q->ml = NULL;
 		return err_set(e, "[%s] %s", m->name, le.msg);
 	}
-	log_info(m->name, "MQTT meter: %zu value(s) from broker %s:%d", q->subs.n, q->opts.host,
-	         q->opts.port ? q->opts.port : (q->opts.tls ? 8883 : 1883));
+	log_info(m->name, "MQTT meter: %zu value(s) from broker %s:%d, stale after %s", q->subs.n,
+	         q->opts.host, q->opts.port ? q->opts.port : (q->opts.tls ? 8883 : 1883),
+	         q->max_age_ms > 0 ? "MAX_AGE" : "never (MAX_AGE = 0)");
 	return 0;
 }
 
@@ -398,6 +441,9 @@ static void pmq_stop(struct pm_meter *m)
 		return;
 	mqtt_loop_free(q->ml);
 	q->ml = NULL;
+	if (q->stale_timer)
+		ev_timer_del(m->ctx->loop, q->stale_timer);
+	q->stale_timer = 0;
 	pm_mqtt_subs_free(&q->subs);
 	memset(q->uri.password, 0, sizeof(q->uri.password));
 }

@@ -5,7 +5,8 @@ topic with three JSON paths and three topics, values invalid until every topic h
 a parked request answered by the next publish and one answered with the last value at the
 2 s deadline, URI credentials (never logged), a host name resolved off the loop, and the
 broker killed and restarted mid-run: the daemon reconnects, never stalls, and a battery
-routed to another meter is answered at once meanwhile."""
+routed to another meter is answered at once meanwhile; after MAX_AGE without a message
+the values are stale and batteries get the hold answer."""
 
 import os
 import shutil
@@ -344,6 +345,56 @@ NETMASK = 127.0.0.2/32
         http.stop()
 
 
+def test_values_go_stale_after_max_age():
+    """The broker dies: after MAX_AGE without a message the batteries get the hold answer
+    (upstream, and this daemon before MAX_AGE, kept telling them the last import
+    forever); the log says why; a publish after the broker's return brings the values
+    back."""
+    b = Broker()
+    d, port = start(b, f"BROKER = 127.0.0.1\nPORT = {b.port}\nTOPIC = s/p\n"
+                       "WAIT_FOR_NEXT_MESSAGE = False\nMAX_AGE = 3")
+    try:
+        u = Udp(port)
+        publish(b.port, "s/p", "800")
+        t_pub = time.monotonic()
+        time.sleep(0.3)
+        r, _ = u.ask(ct_request(mac="aabbccdd0001"), timeout=4)
+        check(fields(r) == ["800", "0", "0", "800"], fields(r))
+        b.kill()
+        # Until MAX_AGE the last value stands; then hold, and it stays hold.
+        first_hold = None
+        seen = []
+        while time.monotonic() - t_pub < 6.5:
+            r, _ = u.ask(ct_request(mac="aabbccdd0002"), timeout=2)
+            f = fields(r)
+            seen.append((round(time.monotonic() - t_pub, 2), f))
+            if f == ["0", "0", "0", "0"] and first_hold is None:
+                first_hold = time.monotonic() - t_pub
+            if first_hold is not None:
+                check(f == ["0", "0", "0", "0"], ("back to a stale value", seen))
+            elif time.monotonic() - t_pub < 2.8:
+                check(f == ["800", "0", "0", "800"], seen)
+            time.sleep(0.1)
+        check(first_hold is not None, ("still the stale value %.1f s after the last message"
+                                       % (time.monotonic() - t_pub), seen[-3:]))
+        print("    hold answer %.2f s after the last message (MAX_AGE 3 s)" % first_hold)
+        check(first_hold < 3.0 + 1.5, first_hold)
+        check(d.wait_log("the values are stale", 1), d.output())
+        b.start()
+        end = time.monotonic() + 10
+        while time.monotonic() < end and d.output().count("INFO MQTT: connected to MQTT") < 2:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        publish(b.port, "s/p", "-120")
+        time.sleep(0.3)
+        r, _ = u.ask(ct_request(mac="aabbccdd0003"), timeout=4)
+        check(fields(r) == ["-120", "0", "0", "-120"], fields(r))
+        u.close()
+    finally:
+        check(d.stop() == 0, "exit code")
+        b.stop()
+
+
 if __name__ == "__main__":
     if not os.path.exists(MOSQUITTO):
         print("SKIP: mosquitto (the broker) is not installed; scripts/install-deps.sh adds it")
@@ -357,4 +408,5 @@ if __name__ == "__main__":
         test_wrong_password_retries_without_stalling,
         test_host_name_resolved_off_the_loop,
         test_broker_restart_reconnects_and_never_stalls,
+        test_values_go_stale_after_max_age,
     ])

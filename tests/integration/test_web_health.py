@@ -313,6 +313,62 @@ def test_hostile_clients_do_not_delay_udp_replies():
         m.stop()
 
 
+def hold_connections(src, port, n):
+    """Opens up to n idle TCP connections from source address src; returns them."""
+    out = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(0.2)
+        try:
+            s.bind((src, 0))
+            s.connect(("127.0.0.1", port))
+            out.append(s)
+        except OSError:
+            s.close()
+    return out
+
+
+def test_two_hosts_cannot_exhaust_the_endpoint():
+    """Two hosts (127.0.0.2 and .3 on loopback) open as many idle connections as they can
+    (64 each, the server's total): /health from a third still answers within 1 s, and an
+    idle connection is dropped after the idle timeout (5 s)."""
+    m = Meter()
+    m.set_power(3)
+    d, udp, web = start(m.url())
+    held = []
+    try:
+        held = hold_connections("127.0.0.2", web, 64) + hold_connections("127.0.0.3", web, 64)
+        time.sleep(0.3)  # let the server accept (or refuse) them all
+        for i in range(3):
+            t0 = time.monotonic()
+            st = get(web, timeout=1.0)[0]
+            dt = time.monotonic() - t0
+            check(st == 200 and dt < 1.0, (st, dt))
+        print("    /health answered in %.0f ms with 2 x 64 idle connections open" % (dt * 1e3))
+        for s in held:
+            s.close()
+        held = []
+        # An idle connection (a fresh host, so the server takes it) is closed after the
+        # idle timeout, not before.
+        idle = hold_connections("127.0.0.4", web, 1)
+        check(idle, "no connection from 127.0.0.4")
+        idle[0].settimeout(8)
+        t0 = time.monotonic()
+        try:
+            got = idle[0].recv(1)
+        except OSError:
+            got = b""
+        dt = time.monotonic() - t0
+        idle[0].close()
+        check(got == b"" and 4.0 < dt < 7.0, "idle connection held %.1f s" % dt)
+        check(d.alive(), d.output())
+    finally:
+        for s in held:
+            s.close()
+        check(d.stop() == 0, "exit code")
+        m.stop()
+
+
 if __name__ == "__main__":
     Runner().run([
         test_health_reports_meters_and_devices,
@@ -322,4 +378,5 @@ if __name__ == "__main__":
         test_healthcheck_without_daemon_or_with_web_server_off,
         test_busy_port_is_not_fatal_and_reload_keeps_serving,
         test_hostile_clients_do_not_delay_udp_replies,
+        test_two_hosts_cannot_exhaust_the_endpoint,
     ])

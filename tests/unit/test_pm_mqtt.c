@@ -155,23 +155,23 @@ static void test_values_until_all_seen(void **state)
 	assert_int_equal(pm_mqtt_subs_build("t1, t2, t3", NULL, NULL, NULL, &s, &e), 0);
 	assert_int_equal(pm_mqtt_reading(&s, &vals, &r, &e), -1);
 	assert_non_null(strstr(e.msg, "'t1'"));
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "t1", PMT_BODY("100"), &errors, &e), 1);
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "other", PMT_BODY("5"), &errors, &e), 0);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "t1", PMT_BODY("100"), &errors, &e), 1);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "other", PMT_BODY("5"), &errors, &e), 0);
 	assert_int_equal(pm_mqtt_reading(&s, &vals, &r, &e), -1);
 	assert_non_null(strstr(e.msg, "'t2'"));
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "t2", PMT_BODY("200"), &errors, &e), 1);
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "t3", PMT_BODY("bad"), &errors, &e), 0);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "t2", PMT_BODY("200"), &errors, &e), 1);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "t3", PMT_BODY("bad"), &errors, &e), 0);
 	assert_int_equal(errors, 1);
 	assert_int_equal(pm_mqtt_reading(&s, &vals, &r, &e), -1);
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "t3", PMT_BODY("300"), &errors, &e), 1);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "t3", PMT_BODY("300"), &errors, &e), 1);
 	assert_int_equal(pm_mqtt_reading(&s, &vals, &r, &e), 0);
 	assert_int_equal(r.n, 3);
 	assert_float_equal(r.w[0], 100, 0);
 	assert_float_equal(r.w[1], 200, 0);
 	assert_float_equal(r.w[2], 300, 0);
 	/* a bad payload keeps the previous value; topics match exactly (no wildcards) */
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "t2", PMT_BODY("x"), &errors, &e), 0);
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "T2", PMT_BODY("1"), &errors, &e), 0);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "t2", PMT_BODY("x"), &errors, &e), 0);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "T2", PMT_BODY("1"), &errors, &e), 0);
 	assert_int_equal(pm_mqtt_reading(&s, &vals, &r, &e), 0);
 	assert_float_equal(r.w[1], 200, 0);
 	pm_mqtt_subs_free(&s);
@@ -191,14 +191,15 @@ static void test_one_topic_many_paths(void **state)
 	                 0);
 	const char *msg = "{\"l1\": {\"power\": 110.5}, \"l2\": {\"power\": 220.3}, "
 	                  "\"l3\": {\"power\": 330.1}}";
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "home/power", PMT_BODY(msg), &errors, &e), 3);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "home/power", PMT_BODY(msg), &errors, &e),
+	                 3);
 	assert_int_equal(errors, 0);
 	assert_int_equal(pm_mqtt_reading(&s, &vals, &r, &e), 0);
 	assert_float_equal(r.w[0], 110.5, 0);
 	assert_float_equal(r.w[1], 220.3, 0);
 	assert_float_equal(r.w[2], 330.1, 0);
 	/* one path fails: the others still update */
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "home/power",
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "home/power",
 	                               PMT_BODY("{\"l1\": {\"power\": 1}, \"l3\": {\"power\": 3}}"),
 	                               &errors, &e),
 	                 2);
@@ -206,8 +207,38 @@ static void test_one_topic_many_paths(void **state)
 	assert_non_null(strstr(e.msg, "$.l2.power"));
 	/* not JSON: every path fails once */
 	errors = 0;
-	assert_int_equal(pm_mqtt_apply(&s, &vals, "home/power", PMT_BODY("12"), &errors, &e), 0);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 1000, "home/power", PMT_BODY("12"), &errors, &e),
+	                 0);
 	assert_int_equal(errors, 3);
+	pm_mqtt_subs_free(&s);
+}
+
+/* MAX_AGE: the values turn stale max_age after the last message that updated any of
+ * them (a message that updates nothing does not count); 0 = never, as upstream. */
+static void test_values_go_stale(void **state)
+{
+	(void)state;
+	struct pm_mqtt_subs s;
+	struct pm_mqtt_values vals;
+	struct err e = {{0}};
+	unsigned errors = 0;
+	memset(&vals, 0, sizeof(vals));
+	assert_int_equal(pm_mqtt_subs_build("t1, t2", NULL, NULL, NULL, &s, &e), 0);
+	/* nothing received: nothing to expire */
+	assert_int_equal(pm_mqtt_stale_in(&vals, 5000, 3000), EV_STOP);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 10000, "t1", PMT_BODY("100"), &errors, &e), 1);
+	assert_int_equal(pm_mqtt_stale_in(&vals, 10000, 3000), 3000);
+	assert_int_equal(pm_mqtt_stale_in(&vals, 12999, 3000), 1);
+	assert_int_equal(pm_mqtt_stale_in(&vals, 13000, 3000), 0);
+	assert_int_equal(pm_mqtt_stale_in(&vals, 128000, 3000), 0);
+	assert_int_equal(pm_mqtt_stale_in(&vals, 128000, 0), EV_STOP); /* MAX_AGE = 0 */
+	/* a message on any of the topics moves the deadline */
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 12000, "t2", PMT_BODY("5"), &errors, &e), 1);
+	assert_int_equal(pm_mqtt_stale_in(&vals, 13000, 3000), 2000);
+	/* ... but not one that parses to nothing or is not ours */
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 14000, "t2", PMT_BODY("x"), &errors, &e), 0);
+	assert_int_equal(pm_mqtt_apply(&s, &vals, 14000, "t9", PMT_BODY("1"), &errors, &e), 0);
+	assert_int_equal(pm_mqtt_stale_in(&vals, 15000, 3000), 0);
 	pm_mqtt_subs_free(&s);
 }
 
@@ -293,6 +324,7 @@ int main(void)
 	        cmocka_unit_test(test_parse_value),
 	        cmocka_unit_test(test_values_until_all_seen),
 	        cmocka_unit_test(test_one_topic_many_paths),
+	        cmocka_unit_test(test_values_go_stale),
 	        cmocka_unit_test(test_uri),
 	        cmocka_unit_test(test_uri_errors),
 	};
