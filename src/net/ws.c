@@ -601,6 +601,7 @@ static int start_frames(struct ws_conn *c, const char *rest, size_t n)
 	if (wslay_event_context_client_init(&c->wctx, &cbs, c) != 0)
 		return -1;
 	flow_init(&c->flow);
+	flow_wakeup(&c->flow, &WS_LIMITS); /* the wakeup that opened it may read frames too */
 	wslay_event_config_set_max_recv_msg_length(c->wctx, c->max_msg);
 	if (n) {
 		c->pre = malloc(n);
