@@ -7,7 +7,16 @@
  *     └──── fail (backoff timer) <──── error / timeout / lost ──── CONNECTED
  *
  * The client object is touched only by the loop thread, except in LOOKUP, when only the
- * lookup thread touches it; the mutex around the hand-over orders the two. */
+ * lookup thread touches it; the mutex around the hand-over orders the two.
+ *
+ * Backpressure once CONNECTED (flow.h): every message read may queue an answer (a PUBACK
+ * for QoS 1, a PUBREC for QoS 2) that libmosquitto keeps until the broker takes it, and
+ * its queue cannot be counted, only asked about (mosquitto_want_write). So while anything
+ * waits to go out we stop reading (EV_WRITE only) until the write side drains, and a
+ * broker that leaves it waiting ML_LIMITS.stall_ms is dropped (reconnect and back-off
+ * follow). Each wakeup makes one mosquitto_loop_read call, which reads one packet (more
+ * only while QoS>0 messages of ours are in flight). Not while CONNECTING: the TLS
+ * handshake and the CONNECT packet are driven by loop_read while want_write holds. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -20,10 +29,23 @@
 #include <unistd.h>
 #include <mosquitto.h>
 
+#include "astrameter/flow.h"
 #include "astrameter/log.h"
 #include "astrameter/mqtt_loop.h"
 
 #define MISC_MS 1000
+
+/* The "anything queued" mode of flow.h: 1 message while want_write, soft cap 0. The
+ * budget fields are unused (one loop_read call per wakeup). */
+static const struct flow_limits ML_LIMITS = {
+        .read_bytes = SIZE_MAX,
+        .read_msgs = SIZE_MAX,
+        .soft_bytes = SIZE_MAX,
+        .soft_msgs = 0,
+        .hard_bytes = SIZE_MAX,
+        .hard_msgs = SIZE_MAX,
+        .stall_ms = 10000,
+};
 
 enum ml_state { ML_IDLE, ML_WAIT, ML_LOOKUP, ML_CONNECTING, ML_CONNECTED };
 
@@ -62,6 +84,7 @@ struct mqtt_loop {
 	char refused[96]; /* CONNACK reason of the current attempt */
 	struct log_complain complain;
 	bool lib_ref;
+	struct flow flow; /* paused: output waiting, not reading */
 };
 
 static void ml_attempt(struct mqtt_loop *ml);
@@ -100,7 +123,12 @@ static void ml_sync(struct mqtt_loop *ml)
 		ml_unwatch(ml);
 	if (fd < 0)
 		return;
-	unsigned want = EV_READ | (mosquitto_want_write(ml->mosq) ? EV_WRITE : 0u);
+	bool out = mosquitto_want_write(ml->mosq);
+	if (ml->state == ML_CONNECTED)
+		(void)flow_update(&ml->flow, &ML_LIMITS, 0, out ? 1 : 0, ev_now(ml->loop));
+	else
+		flow_init(&ml->flow);
+	unsigned want = (ml->flow.paused ? 0u : EV_READ) | (out ? EV_WRITE : 0u);
 	if (ml->fd < 0) {
 		if (ev_io_add(ml->loop, fd, want, ml_io, ml) != 0) {
 			log_warnx(ml->name, "cannot watch the MQTT socket: %s", strerror(errno));
@@ -132,6 +160,7 @@ static void ml_fail(struct mqtt_loop *ml, const char *why)
 		return;
 	bool was_up = ml->state == ML_CONNECTED;
 	ml->state = ML_WAIT;
+	flow_init(&ml->flow);
 	ml_unwatch(ml);
 	ev_ms delay = ml->backoff;
 	if (was_up) {
@@ -205,13 +234,29 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 
 /* ---------------------------------------------------------------- loop callbacks */
 
+/* A broker that has not taken our output for ML_LIMITS.stall_ms (we stopped reading
+ * meanwhile) is dropped; ml_sync keeps the pause state current. */
+static void ml_check_stall(struct mqtt_loop *ml)
+{
+	if (ml->state != ML_CONNECTED || !ml->flow.paused)
+		return;
+	ev_ms now = ev_now(ml->loop);
+	if (flow_stall_in(&ml->flow, &ML_LIMITS, now) != 0)
+		return;
+	char why[96];
+	snprintf(why, sizeof(why), "broker is not reading: output waiting for %lld ms",
+	         (long long)(now - ml->flow.paused_since));
+	ml_fail(ml, why);
+}
+
 static void ml_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
 	(void)loop;
 	(void)fd;
 	struct mqtt_loop *ml = arg;
 	int rc = MOSQ_ERR_SUCCESS;
-	if (events & (EV_READ | EV_ERROR))
+	/* Paused, only an error gets a read (to learn what happened). */
+	if ((events & EV_ERROR) || ((events & EV_READ) && !ml->flow.paused))
 		rc = mosquitto_loop_read(ml->mosq, 1);
 	int err = errno;
 	/* on_disconnect may have run inside loop_read: then the state is WAIT already. */
@@ -223,6 +268,7 @@ static void ml_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	if (rc != MOSQ_ERR_SUCCESS)
 		ml_fail(ml, rc_text(rc, err)); /* no-op if on_disconnect handled it */
 	ml_sync(ml);
+	ml_check_stall(ml);
 }
 
 static ev_ms ml_misc_cb(struct ev_loop *loop, void *arg)
@@ -238,6 +284,7 @@ static ev_ms ml_misc_cb(struct ev_loop *loop, void *arg)
 			ml_fail(ml, "keepalive timeout");
 	}
 	ml_sync(ml);
+	ml_check_stall(ml);
 	return MISC_MS;
 }
 

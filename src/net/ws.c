@@ -11,7 +11,14 @@
  * ends in on_close. A single timer covers the open deadline and, once open, the heartbeat:
  * a ping after ping_ms without traffic, and a close if pong_ms pass after it with nothing
  * received (any frame proves the peer alive). ws_free() from inside a callback only marks
- * the object; the outermost dispatch frees it. */
+ * the object; the outermost dispatch frees it.
+ *
+ * Once open, a peer gets a bounded share of the loop and of memory (flow.h): one wakeup
+ * reads at most WS_LIMITS.read_bytes / read_msgs, then yields; while the messages queued
+ * for the peer (our pongs to its pings, our own messages) are above the soft cap we stop
+ * reading, and a peer that leaves them there for stall_ms, or lets them pass the hard
+ * cap, is dropped. Without this a peer flooding pings and never reading our pongs kept
+ * the loop inside wslay_event_recv and the pong queue growing without end. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -29,9 +36,24 @@
 #include <openssl/x509v3.h>
 #include <wslay/wslay.h>
 
+#include "astrameter/flow.h"
 #include "astrameter/ws.h"
 
 enum ws_state { WS_RESOLVE, WS_CONNECT, WS_TLS, WS_UPGRADE, WS_OPEN, WS_DONE };
+
+/* Our peers (Home Assistant, HomeWizard) send a few small messages a second and take our
+ * few small ones at once; these limits only ever bite a broken or hostile peer. A TLS
+ * record (16 KiB) already decrypted is read to its end even past them, since epoll
+ * cannot see it; that and wslay's 4 KiB buffer are the overshoot the hard cap allows. */
+static const struct flow_limits WS_LIMITS = {
+        .read_bytes = 64 * 1024,
+        .read_msgs = 64,
+        .soft_bytes = 256 * 1024,
+        .soft_msgs = 256,
+        .hard_bytes = 4 * 1024 * 1024,
+        .hard_msgs = 16384,
+        .stall_ms = 5000,
+};
 
 /* Resolution state lives in its own allocation: glibc may still be writing it when the
  * connection is freed (see dns_release). */
@@ -78,6 +100,8 @@ struct ws_conn {
 	ev_ms last_rx, ping_at;
 	bool ping_out;
 	bool eof;
+	struct flow flow;
+	bool overrun; /* ws_send_text went past the hard cap; on_timer fails it */
 
 	int depth; /* callbacks of ours on the stack */
 	bool freed;
@@ -295,9 +319,24 @@ static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, i
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
+	/* Yield when this wakeup's budget is spent or the peer is not taking what we queued
+	 * for it. wslay asks for bytes only when its buffer holds no complete header or
+	 * payload piece, so nothing parsable is left behind; the socket stays readable and
+	 * the loop comes back. Plaintext OpenSSL has already decrypted is not visible to
+	 * epoll, so that is read to the end of its record first. */
+	bool tls_pending = c->ssl && SSL_pending(c->ssl) > 0;
+	if (!tls_pending && (!flow_budget_left(&c->flow) ||
+	                     flow_over_soft(&WS_LIMITS, wslay_event_get_queued_msg_length(ctx),
+	                                    wslay_event_get_queued_msg_count(ctx)))) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (!tls_pending && len > c->flow.bytes_left)
+		len = c->flow.bytes_left;
 	char eb[160];
 	ssize_t n = raw_read(c, buf, len, eb, sizeof(eb));
 	if (n > 0) {
+		flow_took(&c->flow, (size_t)n, 0);
 		c->last_rx = ev_now(c->loop);
 		c->ping_out = false;
 		return n;
@@ -339,10 +378,48 @@ static void wsl_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg
 {
 	(void)ctx;
 	struct ws_conn *c = user;
+	flow_took(&c->flow, 0, 1);
 	if (c->freed || c->state != WS_OPEN)
 		return;
 	if (a->opcode == WSLAY_TEXT_FRAME && c->h.on_text)
 		c->h.on_text(c, (const char *)a->msg, a->msg_length, c->arg);
+}
+
+static ev_ms on_timer(struct ev_loop *loop, void *arg);
+
+/* Has on_timer look at the connection on the next round (it computes its own next
+ * delay from the state, so an early run is harmless). */
+static void kick_timer(struct ws_conn *c)
+{
+	if (c->timer)
+		(void)ev_timer_reset(c->loop, c->timer, 0);
+	else
+		c->timer = ev_timer_add(c->loop, 0, on_timer, c);
+}
+
+/* After a round of I/O, and from the timer: pauses reading while the queue for the peer
+ * is above the soft cap, and gives the peer up when it lets the queue overrun or stall
+ * (flow.h). false when the connection was failed. */
+static bool check_flow(struct ws_conn *c)
+{
+	size_t qb = wslay_event_get_queued_msg_length(c->wctx);
+	size_t qm = wslay_event_get_queued_msg_count(c->wctx);
+	ev_ms now = ev_now(c->loop);
+	bool was_paused = c->flow.paused;
+	enum flow_verdict v = flow_update(&c->flow, &WS_LIMITS, qb, qm, now);
+	if (c->overrun || v == FLOW_OVERRUN) {
+		fail(c, "peer is not reading: send queue over the limit (%zu messages, %zu bytes)",
+		     qm, qb);
+		return false;
+	}
+	if (v == FLOW_STALLED) {
+		fail(c, "peer is not reading: %zu messages (%zu bytes) unsent for %lld ms", qm, qb,
+		     (long long)(now - c->flow.paused_since));
+		return false;
+	}
+	if (v == FLOW_PAUSE && !was_paused)
+		kick_timer(c); /* the timer now also watches the stall deadline */
+	return true;
 }
 
 /* Runs wslay's reader and writer and decides whether the connection lives on. */
@@ -390,6 +467,8 @@ static void pump(struct ws_conn *c, bool readable)
 			return;
 		}
 	}
+	if (!check_flow(c))
+		return;
 	ws_update_io(c);
 }
 
@@ -413,7 +492,8 @@ static void ws_update_io(struct ws_conn *c)
 		want = c->hoff < c->hlen ? EV_WRITE : EV_READ;
 		break;
 	case WS_OPEN:
-		want = EV_READ;
+		/* Paused: only the write side, until the peer takes what we queued. */
+		want = c->flow.paused ? 0u : EV_READ;
 		if (wslay_event_want_write(c->wctx) || c->ssl_want_write)
 			want |= EV_WRITE;
 		break;
@@ -520,6 +600,8 @@ static int start_frames(struct ws_conn *c, const char *rest, size_t n)
 	};
 	if (wslay_event_context_client_init(&c->wctx, &cbs, c) != 0)
 		return -1;
+	flow_init(&c->flow);
+	flow_wakeup(&c->flow, &WS_LIMITS); /* the wakeup that opened it may read frames too */
 	wslay_event_config_set_max_recv_msg_length(c->wctx, c->max_msg);
 	if (n) {
 		c->pre = malloc(n);
@@ -659,6 +741,7 @@ static void on_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 		step_upgrade(c, events);
 		break;
 	case WS_OPEN:
+		flow_wakeup(&c->flow, &WS_LIMITS);
 		pump(c, (events & (EV_READ | EV_ERROR)) != 0 || c->ssl_want_write);
 		break;
 	default:
@@ -725,6 +808,11 @@ static ev_ms on_timer(struct ev_loop *loop, void *arg)
 			next = c->open_deadline - now;
 		}
 	} else if (c->state == WS_OPEN) {
+		if (!check_flow(c)) {
+			c->timer = 0; /* fail deleted it (safe inside its own callback) */
+			leave(c);
+			return EV_STOP;
+		}
 		if (c->ping_out && now - c->ping_at >= c->pong_ms) {
 			c->timer = 0;
 			fail(c, "no answer within %lld ms of a ping", (long long)c->pong_ms);
@@ -746,6 +834,9 @@ static ev_ms on_timer(struct ev_loop *loop, void *arg)
 				next = c->last_rx + c->ping_ms - now;
 			else
 				next = EV_STOP;
+			ev_ms stall = flow_stall_in(&c->flow, &WS_LIMITS, now);
+			if (stall != EV_STOP && (next == EV_STOP || stall < next))
+				next = stall;
 			if (next != EV_STOP && next < 1)
 				next = 1;
 		}
@@ -936,6 +1027,16 @@ int ws_send_text(struct ws_conn *c, const char *msg, size_t len)
 {
 	if (!c || c->state != WS_OPEN || c->freed)
 		return -1;
+	if (c->overrun)
+		return -1;
+	/* Past the hard cap the peer is not reading: refuse, and let the timer fail the
+	 * connection from the loop (never inside this call). */
+	if (wslay_event_get_queued_msg_length(c->wctx) + len > WS_LIMITS.hard_bytes ||
+	    wslay_event_get_queued_msg_count(c->wctx) + 1 > WS_LIMITS.hard_msgs) {
+		c->overrun = true;
+		kick_timer(c);
+		return -1;
+	}
 	struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)msg, len};
 	if (wslay_event_queue_msg(c->wctx, &m) != 0)
 		return -1;

@@ -3,10 +3,13 @@
  * subscribe from the connected callback, receive a publish, then the broker drops the
  * connection and the client reconnects on a new socket (re-registered in epoll) and
  * resubscribes. Run once with a literal address and once with "localhost" (lookup on the
- * helper thread). Also: freeing the client while its lookup thread may still run. */
+ * helper thread). Also: freeing the client while its lookup thread may still run, and a
+ * broker that floods QoS 1 messages without reading our PUBACKs: the client stops reading
+ * and drops it after 10 s. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -223,6 +226,184 @@ static void test_free_during_lookup(void **state)
 	ev_free(loop);
 }
 
+/* ---- a broker that floods QoS 1 messages and never reads our PUBACKs ---- */
+
+struct flood {
+	ev_ms now;
+	unsigned connected, disconnected, messages;
+	char why[128];
+};
+
+static ev_ms flood_clock(void *arg)
+{
+	return ((struct flood *)arg)->now;
+}
+
+static void fl_connected(struct mqtt_loop *ml, void *arg)
+{
+	struct flood *f = arg;
+	f->connected++;
+	assert_int_equal(mqtt_loop_subscribe(ml, "a/b", 0), 0);
+}
+
+static void fl_disconnected(struct mqtt_loop *ml, const char *why, void *arg)
+{
+	(void)ml;
+	struct flood *f = arg;
+	f->disconnected++;
+	snprintf(f->why, sizeof(f->why), "%s", why);
+}
+
+static void fl_message(struct mqtt_loop *ml, const char *topic, const void *payload, size_t len,
+                       void *arg)
+{
+	(void)ml;
+	(void)topic;
+	(void)payload;
+	(void)len;
+	((struct flood *)arg)->messages++;
+}
+
+/* Runs loop rounds until fd has something to read. */
+static void fl_spin_until_readable(struct ev_loop *loop, int fd)
+{
+	for (int i = 0; i < 400; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0)
+			return;
+		(void)ev_run_once(loop, 5);
+	}
+	fail_msg("the client sent nothing");
+}
+
+/* Reads one packet (type in the high nibble of the first byte) from a blocking socket. */
+static unsigned fl_read_packet(int fd, uint8_t *body, size_t cap)
+{
+	uint8_t h;
+	assert_int_equal(recv(fd, &h, 1, MSG_WAITALL), 1);
+	size_t len = 0;
+	unsigned shift = 0;
+	uint8_t b;
+	do {
+		assert_int_equal(recv(fd, &b, 1, MSG_WAITALL), 1);
+		len |= (size_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	assert_true(len <= cap);
+	if (len)
+		assert_int_equal(recv(fd, body, len, MSG_WAITALL), (ssize_t)len);
+	return h >> 4;
+}
+
+/* Our client's end of the broker connection, found in this process by address, so its send
+ * buffer can be made small: then a few KB of PUBACKs fill it, as a big buffer would be
+ * filled by a longer flood. */
+static int fl_client_fd(int cfd)
+{
+	struct sockaddr_in peer;
+	socklen_t l = sizeof(peer);
+	assert_int_equal(getpeername(cfd, (struct sockaddr *)&peer, &l), 0);
+	for (int fd = 3; fd < 4096; fd++) {
+		struct sockaddr_in a;
+		l = sizeof(a);
+		if (fd != cfd && getsockname(fd, (struct sockaddr *)&a, &l) == 0 &&
+		    a.sin_family == AF_INET && a.sin_port == peer.sin_port &&
+		    a.sin_addr.s_addr == peer.sin_addr.s_addr)
+			return fd;
+	}
+	return -1;
+}
+
+static void test_qos1_flood_backpressure(void **state)
+{
+	(void)state;
+	struct flood f = {.now = 1000};
+	struct ev_loop *loop = ev_new(flood_clock, &f);
+	assert_non_null(loop);
+	ev_update_now(loop);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(lfd >= 0);
+	int small = 4096; /* the broker's receive window, inherited by the accepted socket */
+	assert_int_equal(setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+
+	struct mqtt_loop_opts o = {.name = "test", .host = "127.0.0.1", .port = ntohs(sa.sin_port)};
+	struct mqtt_loop_cbs cbs = {fl_connected, fl_disconnected, fl_message};
+	struct err e = {{0}};
+	struct mqtt_loop *ml = mqtt_loop_new(loop, &o, &cbs, &f, &e);
+	assert_non_null(ml);
+	assert_int_equal(mqtt_loop_start(ml, &e), 0);
+	fl_spin_until_readable(loop, lfd);
+	int cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	struct timeval tv = {2, 0};
+	assert_int_equal(setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	uint8_t body[512];
+	fl_spin_until_readable(loop, cfd);
+	assert_int_equal(fl_read_packet(cfd, body, sizeof(body)), 1); /* CONNECT */
+	static const uint8_t connack[] = {0x20, 2, 0, 0};
+	send_all(cfd, connack, sizeof(connack));
+	fl_spin_until_readable(loop, cfd);
+	assert_int_equal(f.connected, 1);
+	assert_int_equal(fl_read_packet(cfd, body, sizeof(body)), 8); /* SUBSCRIBE */
+	uint8_t suback[] = {0x90, 3, body[0], body[1], 0};
+	send_all(cfd, suback, sizeof(suback));
+	int cli = fl_client_fd(cfd);
+	assert_true(cli >= 0);
+	assert_int_equal(setsockopt(cli, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+
+	/* QoS 1 publishes as fast as they go in; the broker never reads again. */
+	uint8_t pub[10] = {0x32, 8, 0, 3, 'a', '/', 'b', 0, 0, '1'};
+	size_t off = 0;
+	uint16_t pid = 1;
+	unsigned quiet = 0, last = 0;
+	int rounds = 0;
+	for (; rounds < 200000 && quiet < 50; rounds++) {
+		for (;;) {
+			pub[7] = (uint8_t)(pid >> 8);
+			pub[8] = (uint8_t)pid;
+			ssize_t n = send(cfd, pub + off, sizeof(pub) - off,
+			                 MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0) {
+				assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+				break;
+			}
+			off += (size_t)n;
+			if (off == sizeof(pub)) {
+				off = 0;
+				pid = (uint16_t)(pid == 65535 ? 1 : pid + 1);
+			}
+		}
+		(void)ev_run_once(loop, 1);
+		quiet = f.messages == last ? quiet + 1 : 0;
+		last = f.messages;
+		assert_int_equal(f.disconnected, 0);
+	}
+	/* Our PUBACKs wait for the broker: the client stopped reading. */
+	assert_int_equal(quiet, 50);
+	assert_true(f.messages > 100);
+	/* Still waiting after 10 s: dropped, saying why. */
+	for (int i = 0; i < 9; i++) {
+		f.now += 1000;
+		(void)ev_run_once(loop, 0);
+	}
+	assert_int_equal(f.disconnected, 0);
+	for (int i = 0; i < 2; i++) {
+		f.now += 1000;
+		(void)ev_run_once(loop, 0);
+	}
+	assert_int_equal(f.disconnected, 1);
+	assert_non_null(strstr(f.why, "broker is not reading"));
+	mqtt_loop_free(ml);
+	close(cfd);
+	close(lfd);
+	ev_free(loop);
+}
+
 static void test_bad_options(void **state)
 {
 	(void)state;
@@ -244,6 +425,7 @@ int main(void)
 	        cmocka_unit_test(test_reconnect_by_name),
 	        cmocka_unit_test(test_free_during_lookup),
 	        cmocka_unit_test(test_bad_options),
+	        cmocka_unit_test(test_qos1_flood_backpressure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

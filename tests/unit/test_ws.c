@@ -3,9 +3,12 @@
  * vectors, broken answers), then whole sessions over a socketpair driven through the
  * event loop with a fake clock: upgrade, messages both ways (fragmented, several per
  * read, sent with the 101), ping answered, our heartbeat ping and its timeout, the close
- * handshake, an oversized message, and ws_free() from inside a callback. */
+ * handshake, an oversized message, and ws_free() from inside a callback. A peer that
+ * floods pings and never reads our pongs gets a bounded read per wakeup, is paused
+ * and then dropped; our own messages are refused past the hard cap. */
 #include <errno.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -116,6 +119,7 @@ struct sess {
 	struct ev_loop *loop;
 	struct ws_conn *c;
 	int srv; /* the server's end, blocking */
+	int cli; /* the client's end (owned by the connection; only looked at) */
 	int opened, closed;
 	char texts[8][256];
 	int n_texts;
@@ -164,6 +168,7 @@ static void sess_start(struct sess *s, ev_ms ping, ev_ms pong, size_t max_msg)
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	s->srv = sv[1];
+	s->cli = sv[0];
 	int fl = 0;
 	(void)fl;
 	/* the test's end blocks (with poll timeouts below) */
@@ -388,6 +393,93 @@ static void test_failures(void **state)
 	sess_end(&w);
 }
 
+/* Bytes the client has not read yet. */
+static int unread(const struct sess *s)
+{
+	int n = 0;
+	assert_int_equal(ioctl(s->cli, FIONREAD, &n), 0);
+	return n;
+}
+
+/* Pushes empty pings from the server end until its socket is full. */
+static void flood_pings(struct sess *s)
+{
+	static char pings[4096];
+	for (size_t i = 0; i < sizeof(pings); i += 2) {
+		pings[i] = (char)0x89;
+		pings[i + 1] = 0;
+	}
+	for (;;) {
+		ssize_t n = send(s->srv, pings, sizeof(pings), MSG_DONTWAIT);
+		if (n < 0) {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			return;
+		}
+		/* a partial send ends on a frame boundary (even length from an even offset) */
+		assert_true(n % 2 == 0);
+	}
+}
+
+static void test_ping_flood(void **state)
+{
+	(void)state;
+	struct sess s = {.now = 1000};
+	sess_start(&s, 0, 0, 0);
+	sess_upgrade(&s, "", 0);
+	assert_int_equal(s.opened, 1);
+	/* One wakeup takes a bounded bite (wslay's 4 KiB buffer and the 64-message budget),
+	 * not everything the socket holds. */
+	flood_pings(&s);
+	int before = unread(&s);
+	assert_true(before > 64 * 1024);
+	ev_run_once(s.loop, 0);
+	int took = before - unread(&s);
+	assert_true(took > 0);
+	assert_true(took <= 8 * 1024);
+	/* The pongs fill our side (the server never reads), queue up, and reading stops. */
+	int still = 0, last = -1;
+	for (int i = 0; i < 2000 && still < 5; i++) {
+		flood_pings(&s);
+		ev_run_once(s.loop, 0);
+		int u = unread(&s);
+		still = u == last ? still + 1 : 0;
+		last = u;
+		assert_int_equal(s.closed, 0);
+	}
+	assert_int_equal(still, 5);
+	/* Paused for the stall time: dropped, saying why. */
+	s.now += 4900;
+	spin(&s, 2);
+	assert_int_equal(s.closed, 0);
+	s.now += 200;
+	spin(&s, 2);
+	assert_int_equal(s.closed, 1);
+	assert_non_null(strstr(s.why, "peer is not reading"));
+	assert_non_null(strstr(s.why, "unsent for 5"));
+	sess_end(&s);
+}
+
+static void test_send_queue_cap(void **state)
+{
+	(void)state;
+	struct sess s = {.now = 1000};
+	sess_start(&s, 0, 0, 0);
+	sess_upgrade(&s, "", 0);
+	static char big[100 * 1024];
+	memset(big, 'x', sizeof(big));
+	/* Queued without a loop round: the hard cap (4 MiB) refuses the 41st. */
+	int ok = 0;
+	while (ok < 100 && ws_send_text(s.c, big, sizeof(big)) == 0)
+		ok++;
+	assert_int_equal(ok, 40);
+	assert_int_equal(s.closed, 0); /* never from inside ws_send_text */
+	assert_int_equal(ws_send_text(s.c, "x", 1), -1);
+	spin(&s, 2);
+	assert_int_equal(s.closed, 1);
+	assert_non_null(strstr(s.why, "send queue over the limit"));
+	sess_end(&s);
+}
+
 static void test_open_errors(void **state)
 {
 	(void)state;
@@ -413,10 +505,11 @@ static void test_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_accept_key),  cmocka_unit_test(test_request),
-	        cmocka_unit_test(test_response),    cmocka_unit_test(test_session),
-	        cmocka_unit_test(test_heartbeat),   cmocka_unit_test(test_failures),
-	        cmocka_unit_test(test_open_errors),
+	        cmocka_unit_test(test_accept_key),     cmocka_unit_test(test_request),
+	        cmocka_unit_test(test_response),       cmocka_unit_test(test_session),
+	        cmocka_unit_test(test_heartbeat),      cmocka_unit_test(test_failures),
+	        cmocka_unit_test(test_open_errors),    cmocka_unit_test(test_ping_flood),
+	        cmocka_unit_test(test_send_queue_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
