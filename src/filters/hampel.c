@@ -3,14 +3,14 @@
  * HAMPEL_WINDOW totals are kept; until the window is full readings pass. Then, with m the
  * window median and MAD the median absolute deviation from m, a total further than
  * max(HAMPEL_N_SIGMA * 1.4826 * MAD, HAMPEL_MIN_THRESHOLD) from m is replaced by m, the phases
- * scaled by m / total (an equal split of m when the total is ~0).
+ * scaled by m / total, or m split equally across the phases when the total is ~0 or that
+ * would scale them up more than 4x (as upstream since #587).
  *
- * Deliberate difference: upstream writes m back into the window in place of a rejected
- * sample. After a steady signal that locks the filter: a real, sustained step larger than
- * the threshold is rejected forever, because the window never sees the new level. Here the
- * window always holds the raw totals (the textbook, non-recursive Hampel identifier), so a
- * lone spike is still outvoted by the median while a sustained step becomes the median and
- * passes after floor(window / 2) + 1 readings. */
+ * The window always holds the raw totals (the textbook, non-recursive Hampel identifier),
+ * so a lone spike is still outvoted by the median while a sustained step becomes the median
+ * and passes after floor(window / 2) + 1 readings. Upstream before 2.3.0 wrote m back into
+ * the window in place of a rejected sample, which locked the filter on the old level after
+ * any lasting change; #587 moved it to the raw window too. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -19,6 +19,8 @@
 #include "filters/flt_util.h"
 
 #define HAMPEL_MAD_SCALE 1.4826
+/* Largest factor a rejected reading's phases are scaled up by (upstream #587). */
+#define HAMPEL_MAX_SCALE_UP 4.0
 /* A window bigger than this is a typo, not a filter (upstream has no bound). */
 #define HAMPEL_WINDOW_MAX 10000L
 
@@ -133,8 +135,13 @@ static enum flt_verdict hampel_process(void *state, ev_ms now, struct pm_reading
 	if (threshold <= 0 || fabs(total - median) <= threshold)
 		return FLT_PASS;
 
-	/* Rejected. The raw total stays in the window (see the file comment). */
-	if (fabs(total) < 1e-9) {
+	/* Rejected. The raw total stays in the window (see the file comment). Scaling the
+	 * phases by median / total keeps their proportions, but a total near zero from
+	 * cancelling phases would blow them up without bound (#587: 4400 / -2200 / -2200.5 W
+	 * against a median of 1100 W gave -9.68 MW on one phase). A spike only ever needs
+	 * scaling down, so a scale-up beyond HAMPEL_MAX_SCALE_UP means the proportions carry
+	 * no information: split the median equally instead. */
+	if (fabs(total) < 1e-9 || fabs(total) * HAMPEL_MAX_SCALE_UP < fabs(median)) {
 		for (unsigned i = 0; i < n; i++)
 			io->w[i] = median / n;
 	} else {

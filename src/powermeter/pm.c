@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "astrameter/filter.h"
+#include "astrameter/pm_parsers.h"
 #include "astrameter/powermeter.h"
 
 int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap, struct err *e)
@@ -291,24 +292,47 @@ int pm_meter_read(struct pm_meter *m, ev_ms now, struct pm_waiter *w, pm_waiter_
 	return 0;
 }
 
+/* Index of the first value of r that is not a finite number of at most PM_PARSE_MAX_W
+ * watts, or -1. Such a value is garbage, never a grid reading (#550: one NaN poisoned the
+ * controller for good): the meter counts as unavailable for that reading. */
+static int bad_value(const struct pm_reading *r)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (!isfinite(r->w[i]) || fabs(r->w[i]) > PM_PARSE_MAX_W)
+			return (int)i;
+	return -1;
+}
+
 void pm_meter_publish(struct pm_meter *m, const struct pm_reading *r)
 {
 	ev_ms now = ev_now(m->ctx->loop);
 	struct pm_reading v = *r;
+	int bad;
 	if (v.n == 0 || v.n > PM_MAX_VALUES) {
 		pm_meter_fail(m, "source produced %u values", v.n);
 		return;
 	}
-	for (unsigned i = 0; i < v.n; i++) {
-		if (!isfinite(v.w[i])) {
-			pm_meter_fail(m, "source produced a non-finite value");
-			return;
-		}
+	/* The one gate every driver's reading passes (parsers reject most garbage already,
+	 * but not all of them can see every case). */
+	if ((bad = bad_value(&v)) >= 0) {
+		pm_meter_fail(m, "source produced an invalid value %g (value %d of %u)", v.w[bad],
+		              bad + 1, v.n);
+		return;
 	}
 	if (v.at == 0)
 		v.at = now;
 	m->raw = v;
 	flt_chain_process(m->chain, now, &v);
+	/* A stage can still overflow (POWER_MULTIPLIER): the result is no reading either, and
+	 * whatever stage state it left behind is restarted. */
+	if ((bad = bad_value(&v)) >= 0) {
+		flt_chain_reset(m->chain);
+		pm_meter_fail(m,
+		              "filters turned the reading into an invalid value %g (value %d "
+		              "of %u)",
+		              v.w[bad], bad + 1, v.n);
+		return;
+	}
 	m->filtered = v;
 	m->have = true;
 	m->failed = false;

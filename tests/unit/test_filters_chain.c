@@ -240,6 +240,56 @@ static void test_non_finite_does_not_poison(void **st)
 	chain_close(&b);
 }
 
+/* A NaN or infinity in one phase goes through every stage configuration still non-finite
+ * (no stage turns it into a plausible number the core could not tell from a reading), and
+ * leaves no trace in the state of any stage. */
+static void test_non_finite_phase_stays_visible(void **st)
+{
+	(void)st;
+	const char *inis[] = {
+	        "[S]\nPOWER_OFFSET = 10\nPOWER_MULTIPLIER = 0\n",
+	        "[S]\nHAMPEL_WINDOW = 3\nHAMPEL_MIN_THRESHOLD = 50\n",
+	        "[S]\nSMOOTH_TARGET_ALPHA = 0.3\nMAX_SMOOTH_STEP = 100\n",
+	        "[S]\nDEADBAND = 1000\n",
+	        "[S]\nPID_KP = 0.5\nPID_KI = 0.1\n",
+	        "[S]\nPID_KP = 0.5\nPID_MODE = replace\n",
+	        "[S]\nPOWER_MULTIPLIER = 2\nHAMPEL_WINDOW = 3\nSMOOTH_TARGET_ALPHA = 0.5\n"
+	        "DEADBAND = 5\nPID_KP = 0.5\nPID_KI = 0.1\n",
+	};
+	const double poison[] = {NAN, INFINITY, -INFINITY};
+	for (size_t i = 0; i < sizeof(inis) / sizeof(inis[0]); i++) {
+		for (size_t p = 0; p < 3; p++) {
+			struct chain_fx a, b;
+			assert_int_equal(chain_open(&a, inis[i], "S"), 0);
+			assert_int_equal(chain_open(&b, inis[i], "S"), 0);
+			for (int k = 0; k < 5; k++) {
+				double v[3] = {100.0 + k, -40.0 * k, 7.0};
+				struct pm_reading ra = mk_reading(v, 3), rb = mk_reading(v, 3);
+				flt_chain_process(a.c, k * 1000, &ra);
+				flt_chain_process(b.c, k * 1000, &rb);
+			}
+			double bad[3] = {100, 200, 300};
+			bad[p] = poison[p];
+			struct pm_reading rb = mk_reading(bad, 3);
+			flt_chain_process(b.c, 5000, &rb);
+			if (isfinite(rb.w[0] + rb.w[1] + rb.w[2]))
+				fail_msg("%s: %g in phase %zu came out as %g/%g/%g", inis[i],
+				         poison[p], p, rb.w[0], rb.w[1], rb.w[2]);
+			double good[3] = {150, -20, 30};
+			struct pm_reading ra = mk_reading(good, 3);
+			rb = mk_reading(good, 3);
+			flt_chain_process(a.c, 6000, &ra);
+			flt_chain_process(b.c, 6000, &rb);
+			for (int j = 0; j < 3; j++)
+				if (ra.w[j] != rb.w[j])
+					fail_msg("%s: after %g, phase %d is %g, not %g", inis[i],
+					         poison[p], j, rb.w[j], ra.w[j]);
+			chain_close(&a);
+			chain_close(&b);
+		}
+	}
+}
+
 static void test_null_safety(void **st)
 {
 	(void)st;
@@ -268,6 +318,7 @@ int main(void)
 	        cmocka_unit_test(test_general_per_section),
 	        cmocka_unit_test(test_keys_marked_used),
 	        cmocka_unit_test(test_non_finite_does_not_poison),
+	        cmocka_unit_test(test_non_finite_phase_stays_visible),
 	        cmocka_unit_test(test_null_safety),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Hampel stage: upstream's hampel_test.py vectors (all give the same outputs here, since
- * none of them exercises the lock-out), a test pinning our deliberate difference (a
- * sustained step passes after floor(w/2)+1 readings instead of never), fixed-seed property
- * tests, and the HAMPEL_* config keys. */
+/* Hampel stage: upstream's hampel_test.py vectors, the per-phase blow-up of #587 (phases
+ * of a near-zero total are never scaled up more than 4x), a test pinning the raw window (a
+ * sustained step passes after floor(w/2)+1 readings; upstream before 2.3.0: never),
+ * fixed-seed property tests, and the HAMPEL_* config keys. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,6 +88,31 @@ static const struct hvec vectors[] = {
           S3(100, 0, 0, 100, 0, 0), S3(100, 0, 0, 100, 0, 0),
           S3(1, -1, 0, 100.0 / 3, 100.0 / 3, 100.0 / 3)},
          6},
+        /* #587: cancelling phases, total -0.5 W against a median of 1100 W. Scaling by
+         * median / total made -9.68 MW / 4.84 MW / 4.84 MW of it; capped, the median is split
+         * equally. */
+        {"phase_blowup_587_equal_split",
+         "HAMPEL_WINDOW = 5\nHAMPEL_MIN_THRESHOLD = 50\n",
+         {S3(400, 400, 300, 400, 400, 300), S3(400, 400, 300, 400, 400, 300),
+          S3(400, 400, 300, 400, 400, 300), S3(400, 400, 300, 400, 400, 300),
+          S3(400, 400, 300, 400, 400, 300),
+          S3(4400, -2200, -2200.5, 1100.0 / 3, 1100.0 / 3, 1100.0 / 3)},
+         6},
+        /* a scale-up within the 4x cap keeps the phase proportions (ratio 2.75) */
+        {"scale_up_within_cap_proportional",
+         "HAMPEL_WINDOW = 5\nHAMPEL_MIN_THRESHOLD = 50\n",
+         {S3(400, 400, 300, 400, 400, 300), S3(400, 400, 300, 400, 400, 300),
+          S3(400, 400, 300, 400, 400, 300), S3(400, 400, 300, 400, 400, 300),
+          S3(400, 400, 300, 400, 400, 300), S3(300, 100, 0, 825, 275, 0)},
+         6},
+        /* exactly 4x is still a proportional scale; just past it is an equal split */
+        {"scale_up_cap_boundary",
+         "HAMPEL_WINDOW = 5\nHAMPEL_MIN_THRESHOLD = 50\n",
+         {S3(400, 400, 300, 400, 400, 300), S3(400, 400, 300, 400, 400, 300),
+          S3(400, 400, 300, 400, 400, 300), S3(400, 400, 300, 400, 400, 300),
+          S3(400, 400, 300, 400, 400, 300), S3(275, 0, 0, 1100, 0, 0),
+          S3(274, 0, 0, 1100.0 / 3, 1100.0 / 3, 1100.0 / 3)},
+         7},
         {"window_one_always_passthrough",
          "HAMPEL_WINDOW = 1\n",
          {S1(100, 100), S1(10000, 10000), S1(-50, -50), S1(0, 0)},
@@ -110,7 +135,7 @@ static const struct hvec vectors[] = {
          "HAMPEL_WINDOW = 3\n",
          {S1(100, 100), S1(100, 100), S1(100, 100), S1(RESET_MARK, 0), S1(10000, 10000)},
          5},
-        /* Ours, not upstream's: upstream reports 100 for every 480 below (lock-out). */
+        /* Upstream before 2.3.0 (#587) reported 100 for every 480 below (lock-out). */
         {"sustained_step_passes",
          "HAMPEL_WINDOW = 5\nHAMPEL_MIN_THRESHOLD = 50\n",
          {S1(100, 100), S1(100, 100), S1(100, 100), S1(100, 100), S1(100, 100), S1(480, 100),
@@ -123,6 +148,13 @@ static const struct hvec vectors[] = {
           S1(3000, 100), S1(100, 100)},
          8},
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
 
 static const char *ini_for(const char *keys, char *buf, size_t len)
 {
@@ -277,6 +309,83 @@ static void test_prop_sustained_step_passes(void **st)
 	}
 }
 
+/* Random 3-phase readings, many with cancelling phases (total within a few watts of zero)
+ * and spikes: every output is either the input untouched or a reading whose total is the
+ * window median, and no output phase exceeds 4x the larger of this reading's absolute phase
+ * sum and the largest absolute total in the window. Before the #587 cap a near-zero total
+ * multiplied the phases by median / total, i.e. by up to 1e9 here. */
+static void test_prop_phases_bounded(void **st)
+{
+	(void)st;
+	uint64_t seed = 587;
+	int rejected = 0, near_zero = 0;
+
+	for (int trial = 0; trial < 100; trial++) {
+		struct stage_fx f;
+		char ini[128];
+		int w = 3 + (int)(prng_next(&seed) % 9);
+		double hist[16];
+		int len = 0;
+
+		snprintf(ini, sizeof(ini), "[S]\nHAMPEL_WINDOW = %d\nHAMPEL_MIN_THRESHOLD = 50\n",
+		         w);
+		assert_int_equal(stage_open(&f, &flt_hampel_ops, ini, "S"), 0);
+		for (int k = 0; k < 200; k++) {
+			double in[3], abs_sum = 0, total, bound, win_max = 0, sorted[16], median;
+			unsigned kind = (unsigned)(prng_next(&seed) % 4);
+
+			in[0] = prng_uniform(&seed, -5000, 5000);
+			in[1] = prng_uniform(&seed, -5000, 5000);
+			if (kind == 0) /* cancelling phases, total in [-1, 1] W or exactly 0 */
+				in[2] = -(in[0] + in[1]) +
+				        (prng_next(&seed) & 1 ? prng_uniform(&seed, -1, 1) : 0);
+			else if (kind == 1) /* a tiny total */
+				in[2] = -(in[0] + in[1]) + prng_uniform(&seed, -1e-6, 1e-6);
+			else
+				in[2] = prng_uniform(&seed, -5000, 5000);
+			for (int j = 0; j < 3; j++)
+				abs_sum += fabs(in[j]);
+			total = in[0] + in[1] + in[2];
+			if (fabs(total) < 1)
+				near_zero++;
+			/* the stage's own window: the last w raw totals, this one included */
+			if (len == w) {
+				memmove(hist, hist + 1, (size_t)(w - 1) * sizeof(*hist));
+				len--;
+			}
+			hist[len++] = total;
+			for (int i = 0; i < len; i++)
+				win_max = fmax(win_max, fabs(hist[i]));
+			bound = 4 * fmax(abs_sum, win_max) + 1e-6;
+
+			struct pm_reading r = stage_run(&f, k, in, 3);
+			bool same = r.w[0] == in[0] && r.w[1] == in[1] && r.w[2] == in[2];
+			for (int j = 0; j < 3; j++)
+				if (!isfinite(r.w[j]) || fabs(r.w[j]) > bound)
+					fail_msg("trial %d step %d: in %.9g/%.9g/%.9g (total %.9g) "
+					         "-> "
+					         "phase %d = %.9g beyond %.9g",
+					         trial, k, in[0], in[1], in[2], total, j, r.w[j],
+					         bound);
+			if (same)
+				continue;
+			assert_int_equal(len, w);
+			memcpy(sorted, hist, (size_t)len * sizeof(*hist));
+			qsort(sorted, (size_t)len, sizeof(*sorted), cmp_double);
+			median = len % 2 ? sorted[len / 2]
+			                 : (sorted[len / 2 - 1] + sorted[len / 2]) / 2.0;
+			if (fabs(r.w[0] + r.w[1] + r.w[2] - median) > 1e-6 * fmax(1, fabs(median)))
+				fail_msg("trial %d step %d: rejected reading sums to %.9g, median "
+				         "%.9g",
+				         trial, k, r.w[0] + r.w[1] + r.w[2], median);
+			rejected++;
+		}
+		stage_close(&f);
+	}
+	assert_true(rejected > 1000);
+	assert_true(near_zero > 1000);
+}
+
 static void expect_ok(const char *ini, bool enabled)
 {
 	struct stage_fx f;
@@ -365,6 +474,7 @@ int main(void)
 	        cmocka_unit_test(test_prop_clean_unchanged),
 	        cmocka_unit_test(test_prop_single_spike_rejected),
 	        cmocka_unit_test(test_prop_sustained_step_passes),
+	        cmocka_unit_test(test_prop_phases_bounded),
 	        cmocka_unit_test(test_config),
 	        cmocka_unit_test(test_general_fallback_and_override),
 	};

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <math.h>
 #include <string.h>
 
 #include "astrameter/config.h"
@@ -284,6 +285,150 @@ static void settle_answers_parked_now(void **state)
 	done(&env, m);
 }
 
+static struct pm_reading three(double a, double b, double c)
+{
+	struct pm_reading r = {.n = 3};
+	r.w[0] = a;
+	r.w[1] = b;
+	r.w[2] = c;
+	return r;
+}
+
+/* #550: a NaN, an infinity or an absurd magnitude in any phase is an unavailable meter, not
+ * a reading: the parked request gets the hold answer, so does the next one, /health sees
+ * the failure, and the next good reading is served as usual. */
+static void invalid_values_are_an_unavailable_meter(void **state)
+{
+	(void)state;
+	const double bad[] = {1e300, -2e9, 1e9 + 1, NAN, -NAN, INFINITY, -INFINITY};
+	for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+		for (unsigned phase = 0; phase < 3; phase++) {
+			struct env env;
+			struct pm_meter *m = make(&env, &fake_pull, "[FAKE]\n");
+			struct fake *f = m->priv;
+			struct pm_waiter w = {0};
+			struct got g = {0};
+			struct pm_reading out, r = three(100, 200, 300);
+			r.w[phase] = bad[b];
+			/* a good reading first: the bad one must not be answered from it */
+			assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+			ev_update_now(env.loop);
+			struct pm_reading good = three(1, 2, 3);
+			pm_meter_publish(m, &good);
+			assert_true(g.ok);
+			fake_now += PM_DEFAULT_FRESH_MS;
+			assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+			ev_update_now(env.loop);
+			pm_meter_publish(m, &r);
+			if (g.calls != 2 || g.ok)
+				fail_msg("value %g in phase %u: calls %d, answered with a reading",
+				         bad[b], phase, g.calls);
+			assert_true(m->failed);
+			assert_int_equal(m->failures, 1);
+			assert_non_null(strstr(m->last_error, "invalid value"));
+			/* the cached good reading is not served meanwhile */
+			assert_int_equal(pm_meter_read(m, fake_now + 10, &w, got_cb, &g, &out), -1);
+			/* recovery */
+			fake_now += PM_DEFAULT_FRESH_MS;
+			assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+			assert_int_equal(f->polls, 3);
+			ev_update_now(env.loop);
+			good = three(-50, 0, 0);
+			pm_meter_publish(m, &good);
+			assert_int_equal(g.calls, 3);
+			assert_true(g.ok && g.w0 == -50);
+			assert_false(m->failed);
+			done(&env, m);
+		}
+	}
+}
+
+/* A push meter that sends garbage has no reading: neither a waiting request nor one that
+ * does not wait is answered with the value before the garbage. */
+static void invalid_push_value_drops_the_cached_reading(void **state)
+{
+	(void)state;
+	struct env env;
+	struct pm_meter *m = make(&env, &fake_push, "[FAKEPUSH]\n");
+	struct pm_waiter w = {0};
+	struct got g = {0};
+	struct pm_reading out, r = three(10, 20, 30);
+	ev_update_now(env.loop);
+	pm_meter_publish(m, &r);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	r = three(10, NAN, 30);
+	pm_meter_publish(m, &r);
+	assert_int_equal(g.calls, 1);
+	assert_false(g.ok);
+	/* no push by the deadline: hold, not the stale 10/20/30 */
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	advance(&env, PM_WAIT_MS);
+	assert_int_equal(g.calls, 2);
+	assert_false(g.ok);
+	done(&env, m);
+
+	m = make(&env, &fake_push, "[GENERAL]\nWAIT_FOR_NEXT_MESSAGE = false\n[FAKEPUSH]\n");
+	ev_update_now(env.loop);
+	r = three(10, 20, 30);
+	pm_meter_publish(m, &r);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 1);
+	r = three(INFINITY, 20, 30);
+	pm_meter_publish(m, &r);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), -1);
+	r = three(11, 20, 30);
+	pm_meter_publish(m, &r);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 1);
+	assert_true(out.w[0] == 11);
+	done(&env, m);
+}
+
+/* The filters can make garbage of a good reading (a kW meter with POWER_MULTIPLIER = 1000
+ * sending a glitch of 1e7): that output is no reading either, and the chain restarts, so
+ * the EMA that swallowed the glitch does not keep the meter unavailable. */
+static void invalid_chain_output_is_an_unavailable_meter(void **state)
+{
+	(void)state;
+	struct env env;
+	struct pm_meter *m = make(&env, &fake_pull,
+	                          "[FAKE]\nPOWER_MULTIPLIER = 1000\nSMOOTH_TARGET_ALPHA = 0.5\n");
+	struct pm_waiter w = {0};
+	struct got g = {0};
+	struct pm_reading out, r = one(1);
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	ev_update_now(env.loop);
+	pm_meter_publish(m, &r);
+	assert_true(g.ok && g.w0 == 1000);
+	fake_now += PM_DEFAULT_FRESH_MS;
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	ev_update_now(env.loop);
+	r = one(1e7); /* 1e10 W after the multiplier */
+	pm_meter_publish(m, &r);
+	assert_int_equal(g.calls, 2);
+	assert_false(g.ok);
+	assert_true(m->failed);
+	assert_non_null(strstr(m->last_error, "filters"));
+	fake_now += PM_DEFAULT_FRESH_MS;
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	ev_update_now(env.loop);
+	r = one(2);
+	pm_meter_publish(m, &r);
+	assert_int_equal(g.calls, 3);
+	if (!g.ok || g.w0 != 2000)
+		fail_msg("after the glitch: ok %d, %g W (want 2000: the EMA restarted)", g.ok,
+		         g.w0);
+	done(&env, m);
+
+	/* an overflow to infinity, per phase */
+	m = make(&env, &fake_pull, "[FAKE]\nPOWER_MULTIPLIER = 1e300\n");
+	assert_int_equal(pm_meter_read(m, fake_now, &w, got_cb, &g, &out), 0);
+	ev_update_now(env.loop);
+	r = three(0, 0, 1e9);
+	pm_meter_publish(m, &r);
+	assert_int_equal(g.calls, 4);
+	assert_false(g.ok);
+	done(&env, m);
+}
+
 static void rejects_bad_common_keys(void **state)
 {
 	(void)state;
@@ -363,6 +508,9 @@ int main(void)
 	        cmocka_unit_test(push_meter_waits_for_next_message),
 	        cmocka_unit_test(repark_inside_wakeup_keeps_deadline),
 	        cmocka_unit_test(settle_answers_parked_now),
+	        cmocka_unit_test(invalid_values_are_an_unavailable_meter),
+	        cmocka_unit_test(invalid_push_value_drops_the_cached_reading),
+	        cmocka_unit_test(invalid_chain_output_is_an_unavailable_meter),
 	        cmocka_unit_test(rejects_bad_common_keys),
 	        cmocka_unit_test(netmask_parse_and_match),
 	        cmocka_unit_test(route_first_match_in_file_order),
