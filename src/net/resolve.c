@@ -469,6 +469,7 @@ struct rsv_req *rsv_resolve(struct rsv *s, const char *host, const char *port,
 		/* No lookup: answered here, delivered on the next round. */
 		struct addrinfo h = r->hints;
 		h.ai_flags |= AI_NUMERICHOST;
+		h.ai_flags &= ~AI_ADDRCONFIG; /* an address given is an address meant */
 		r->err = lookup_gai(host, port, &h, &r->res, NULL);
 		pthread_mutex_lock(&s->box->mu);
 		box_push_ready(s->box, r);
