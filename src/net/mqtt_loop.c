@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <mosquitto.h>
 #include <openssl/ssl.h>
@@ -216,8 +217,23 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 static void ml_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
 	(void)loop;
-	(void)fd;
 	struct mqtt_loop *ml = arg;
+	if (ml->state == ML_CONNECTING && ml->tls && (events & EV_ERROR)) {
+		/* A refused connect. Over TLS the library takes it for "try again" (its
+		 * SSL_connect already consumed the error) and would leave us spinning on the
+		 * hangup until the timeout: a socket that never got connected has failed. */
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+			soerr = errno;
+		if (soerr != 0 || getpeername(fd, (struct sockaddr *)&peer, &pl) != 0) {
+			ml_fail(ml, soerr ? strerror(soerr) : "connection failed");
+			ml_sync(ml);
+			return;
+		}
+	}
 	int rc = MOSQ_ERR_SUCCESS;
 	if (events & (EV_READ | EV_ERROR))
 		rc = mosquitto_loop_read(ml->mosq, 1);
@@ -425,7 +441,10 @@ static int ml_tls_by_name(struct mqtt_loop *ml, struct err *e)
 	}
 	(void)SSL_CTX_set_app_data(ctx, ml->host);
 	SSL_CTX_set_info_callback(ctx, ml_tls_info);
-	int rc = mosquitto_void_option(ml->mosq, MOSQ_OPT_SSL_CTX, ctx); /* takes a reference */
+	/* Ours as it is: without this the library insists on its own CA settings. */
+	int rc = mosquitto_int_option(ml->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+	if (rc == MOSQ_ERR_SUCCESS) /* takes a reference */
+		rc = mosquitto_void_option(ml->mosq, MOSQ_OPT_SSL_CTX, ctx);
 	SSL_CTX_free(ctx);
 	if (rc != MOSQ_ERR_SUCCESS)
 		return err_set(e, "MQTT TLS setup failed: %s", mosquitto_strerror(rc));
