@@ -10,12 +10,14 @@
 - a broker name that resolves to ::1 first and 127.0.0.1 second (as a standard Debian
   /etc/hosts answers for localhost, or a LAN name with an IPv6 and an IPv4 address) with
   the broker listening on 127.0.0.1 only: the MQTT meter must reach it at the second
-  address (before the fix it tried only the first, refused forever).
+  address (before the fix it tried only the first, refused forever); over TLS too, with
+  the certificate still checked against the name (and the name in SNI).
 
 Needs root (mount namespaces, port 53); skipped with a message otherwise."""
 
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -186,7 +188,6 @@ def test_websocket_meter_dns_timeout_never_stalls_the_loop():
 
 
 def test_mqtt_broker_name_second_address():
-    sys.path.insert(0, os.path.dirname(__file__))
     from test_pm_mqtt import Broker, publish  # a real mosquitto on 127.0.0.1 only
 
     b = Broker()
@@ -222,6 +223,96 @@ WAIT_FOR_NEXT_MESSAGE = False
         b.stop()
 
 
+def tls_broker(names):
+    """mosquitto with a TLS listener (a certificate for `names`) and a plain one to publish
+    on, both on 127.0.0.1 only. Returns (proc, tls_port, plain_port, ca_pem)."""
+    from amws import make_test_pki
+    from test_pm_mqtt import MOSQUITTO, free_tcp_port
+
+    d, ca, cert, key = make_test_pki(names)
+    # Started as root, mosquitto drops to its own user, which must read the files.
+    os.chmod(d, 0o755)
+    for f in os.listdir(d):
+        os.chmod(os.path.join(d, f), 0o644)
+    tls_port, plain_port = free_tcp_port(), free_tcp_port()
+    conf = os.path.join(d, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(f"""per_listener_settings false
+allow_anonymous true
+persistence false
+listener {plain_port} 127.0.0.1
+listener {tls_port} 127.0.0.1
+certfile {cert}
+keyfile {key}
+""")
+    proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", plain_port), timeout=0.2).close()
+            socket.create_connection(("127.0.0.1", tls_port), timeout=0.2).close()
+            return proc, tls_port, plain_port, ca
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("mosquitto did not start")
+
+
+def tls_daemon(tls_port, ca):
+    port = free_udp_port()
+    cfg = f"""[GENERAL]
+DEVICE_TYPE = ct002
+
+[CT002]
+UDP_PORT = {port}
+ACTIVE_CONTROL = False
+
+[MQTT]
+BROKER = amtest-dual
+PORT = {tls_port}
+TLS = True
+TOPIC = n
+WAIT_FOR_NEXT_MESSAGE = False
+"""
+    hosts = HOSTS + "::1 amtest-dual\n127.0.0.1 amtest-dual\n"
+    # OpenSSL's default verify paths honour SSL_CERT_FILE: our test CA is the trust store.
+    return Daemon(cfg, prefix=namespace(hosts, SILENT_RESOLV),
+                  env={"SSL_CERT_FILE": ca}), port
+
+
+def test_mqtt_tls_by_name_checks_the_name_at_every_address():
+    """The library is handed numeric addresses; the certificate must still be checked
+    against the configured name (and SNI carry it): a certificate for that name is
+    accepted at the second address, one for another name is refused."""
+    from test_pm_mqtt import publish
+
+    proc, tls_port, plain_port, ca = tls_broker(["amtest-dual"])
+    d, port = tls_daemon(tls_port, ca)
+    try:
+        publish(plain_port, "n", "9", retain=True)
+        check(d.wait_log("connected to MQTT broker amtest-dual:%d at 127.0.0.1:%d (TLS)" %
+                         (tls_port, tls_port), 8), "no TLS connection:\n" + d.output())
+        time.sleep(0.3)
+        u = Udp(port)
+        r, _ = u.ask(ct_request(), timeout=4)
+        check(r is not None and ct_parse(r)[4:8] == ["9", "0", "0", "9"], r)
+    finally:
+        d.stop()
+        proc.kill()
+        proc.wait()
+
+    proc, tls_port, plain_port, ca = tls_broker(["some-other-name"])
+    d, port = tls_daemon(tls_port, ca)
+    try:
+        check(d.wait_log("every address failed", 8), d.output())
+        check("connected to MQTT" not in d.output(), d.output())
+    finally:
+        d.stop()
+        proc.kill()
+        proc.wait()
+
+
 if __name__ == "__main__":
     if os.geteuid() != 0:
         print("SKIP: needs root (a private mount namespace for /etc/hosts and "
@@ -229,6 +320,7 @@ if __name__ == "__main__":
         sys.exit(0)
     Runner().run([
         test_mqtt_broker_name_second_address,
+        test_mqtt_tls_by_name_checks_the_name_at_every_address,
         test_http_meter_dns_timeout_never_stalls_the_loop,
         test_websocket_meter_dns_timeout_never_stalls_the_loop,
     ])
