@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake pkg-config git \
  libinih-dev libcurl4-openssl-dev libcjson-dev libcmocka-dev libmosquitto-dev libmodbus-dev libssl-dev libwslay-dev \
  clang clang-format llvm libclang-rt-14-dev python3 libncurses-dev valgrind"
-PKGS="$PKGS libmicrohttpd-dev libsystemd-dev systemd dpkg-dev file fakeroot mosquitto"
+PKGS="$PKGS libmicrohttpd-dev libsystemd-dev systemd dpkg-dev file fakeroot mosquitto openssl"
 if [ "${1:-}" = "--runtime" ]; then
   PKGS="libinih1 libcurl4 libcjson1 libmosquitto1 libmodbus5 libncursesw6 libwslay1 libssl3"
   PKGS="$PKGS libmicrohttpd12 libsystemd0"
