@@ -86,12 +86,13 @@ def propagation():
     fresh-Debian rig) "/" is no mount point and cannot be made private; there, leaving it
     unchanged is safe only if no mount is shared (our bind mounts cannot leak out). None
     if neither holds."""
-    if os.path.ismount("/"):
-        return "private"
     with open("/proc/self/mountinfo") as f:
-        for line in f:
-            if any(x.startswith("shared:") for x in line.split(" - ")[0].split()[6:]):
-                return None
+        mounts = [line.split(" - ")[0].split() for line in f]
+    # (os.path.ismount("/") is always true, also in a chroot: ask the kernel's table.)
+    if any(m[4] == "/" for m in mounts):
+        return "private"
+    if any(x.startswith("shared:") for m in mounts for x in m[6:]):
+        return None
     return "unchanged"
 
 
