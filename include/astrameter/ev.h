@@ -49,6 +49,15 @@ void ev_timer_del(struct ev_loop *loop, uint64_t id);
 /* Re-arms an existing timer to fire after delay ms from now. 0/-1 if unknown. */
 int ev_timer_reset(struct ev_loop *loop, uint64_t id, ev_ms delay);
 
+/* Per-loop services: an object a module creates once per loop and shares among its users
+ * (the name resolver, resolve.h). key is the address of a const object of that module.
+ * ev_free runs fini on every service, newest first, before it frees the loop. */
+/* The service stored under key, or NULL. */
+void *ev_service_get(const struct ev_loop *loop, const void *key);
+/* Stores obj under key (the loop then owns it through fini). 0, or -1 if key is taken or
+ * the (small) table is full. */
+int ev_service_put(struct ev_loop *loop, const void *key, void *obj, void (*fini)(void *obj));
+
 /* The time sampled at the start of the current round. */
 ev_ms ev_now(const struct ev_loop *loop);
 /* Re-samples the clock (for use outside callbacks, e.g. before ev_run). */

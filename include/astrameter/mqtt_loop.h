@@ -7,13 +7,12 @@
  * drops the old registration and registers the new fd, even when the kernel hands out the
  * same number again.
  *
- * Connecting never blocks the loop. A literal IPv4/IPv6 broker address is connected from
- * the loop (a nonblocking connect; libmosquitto's getaddrinfo on a numeric address does no
- * lookup). For a host name, the one blocking step (the lookup inside
- * mosquitto_connect_async) runs on a short-lived thread that owns the client object until
- * it posts the result back through an eventfd; the loop does not touch the client
- * meanwhile. A name is thus resolved again on every reconnect, and TLS checks the
- * broker's certificate against the name as configured.
+ * Connecting never blocks the loop. A host name is resolved by the loop's resolver
+ * service (resolve.h) on every attempt, and the client connects to each address in turn
+ * (a nonblocking connect; libmosquitto only ever gets numeric addresses, so its own
+ * getaddrinfo does no lookup), each with a share of the connect timeout; only when every
+ * address failed is the attempt counted as failed, with a log line naming each address.
+ * TLS checks the broker's certificate against the name as configured and sends it as SNI.
  *
  * Lost connections, refused connects and connects that do not complete within the
  * timeout are retried with exponential backoff (1 s doubling up to 5 s by default, upstream
@@ -40,7 +39,7 @@ struct mqtt_loop_opts {
 	int keepalive_s;                 /* 0 = 60 */
 	ev_ms backoff_min_ms;            /* 0 = 1000 */
 	ev_ms backoff_max_ms;            /* 0 = 5000 */
-	ev_ms connect_timeout_ms;        /* until CONNACK; 0 = 10000 */
+	ev_ms connect_timeout_ms;        /* lookup + every address until CONNACK; 0 = 10000 */
 	const char *will_topic;          /* NULL = no will */
 	const char *will_payload;
 	bool will_retain;
@@ -63,8 +62,8 @@ struct mqtt_loop *mqtt_loop_new(struct ev_loop *loop, const struct mqtt_loop_opt
                                 const struct mqtt_loop_cbs *cbs, void *arg, struct err *e);
 /* Starts connecting (returns at once) and keeps the connection up until freed. 0/-1. */
 int mqtt_loop_start(struct mqtt_loop *ml, struct err *e);
-/* Disconnects and frees everything; a lookup thread still running finishes on its own
- * and frees what it holds. NULL is ignored. */
+/* Disconnects and frees everything; a lookup still running is abandoned (never waited
+ * for). Call before freeing the loop. NULL is ignored. */
 void mqtt_loop_free(struct mqtt_loop *ml);
 
 /* Whether the broker has accepted the current connection. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* WebSocket client (RFC 6455) inside our event loop, for the Home Assistant and HomeWizard
- * meters. Debian 12's libcurl has no ws:// support, so the pieces are: name resolution with
- * getaddrinfo_a (never blocks the loop), our own nonblocking TCP socket, OpenSSL for TLS
+ * meters. Debian 12's libcurl has no ws:// support, so the pieces are: name resolution by
+ * the loop's resolver service (resolve.h; never blocks the loop, every address tried in
+ * turn), our own nonblocking TCP socket, OpenSSL for TLS
  * (with a caller-chosen CA file and a verification name that may differ from the host, as
  * HomeWizard's "appliance/p1dongle/<serial>" needs), the HTTP/1.1 upgrade written and
  * checked here (pure functions below, unit-tested and fuzzed), and wslay for the framing

@@ -32,6 +32,14 @@ struct ev_timer {
 	int live;
 };
 
+/* A module-owned object that lives as long as the loop (e.g. the name resolver). */
+#define EV_MAX_SERVICES 4
+struct ev_service {
+	const void *key;
+	void *obj;
+	void (*fini)(void *obj);
+};
+
 struct ev_loop {
 	int epfd;
 	ev_clock_fn *clock;
@@ -47,6 +55,9 @@ struct ev_loop {
 	size_t n_timers, timer_cap;
 	uint64_t next_timer_id;
 	int dispatching_timers;
+
+	struct ev_service services[EV_MAX_SERVICES];
+	size_t n_services;
 };
 
 ev_ms ev_clock_monotonic(void *arg)
@@ -87,10 +98,34 @@ void ev_free(struct ev_loop *l)
 {
 	if (!l)
 		return;
+	/* Services first, newest first: they may still delete their watchers. */
+	while (l->n_services > 0) {
+		struct ev_service *s = &l->services[--l->n_services];
+		if (s->fini)
+			s->fini(s->obj);
+	}
 	close(l->epfd);
 	free(l->io);
 	free(l->timers);
 	free(l);
+}
+
+void *ev_service_get(const struct ev_loop *l, const void *key)
+{
+	for (size_t i = 0; i < l->n_services; i++)
+		if (l->services[i].key == key)
+			return l->services[i].obj;
+	return NULL;
+}
+
+int ev_service_put(struct ev_loop *l, const void *key, void *obj, void (*fini)(void *obj))
+{
+	if (ev_service_get(l, key) || l->n_services >= EV_MAX_SERVICES) {
+		errno = EEXIST;
+		return -1;
+	}
+	l->services[l->n_services++] = (struct ev_service){key, obj, fini};
+	return 0;
 }
 
 ev_ms ev_now(const struct ev_loop *l)

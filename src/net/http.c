@@ -329,6 +329,13 @@ struct http_req *http_req_new(struct http_client *c)
 	CURL *h = r->easy;
 	/* No SIGALRM-based DNS timeouts: we are single-threaded in a loop. */
 	(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87.0 */
+	/* A lookup still running when the request times out or is removed is abandoned, not
+	 * joined: without this, libcurl waits inside curl_multi_socket_action for its resolver
+	 * thread, and the whole loop stalls until getaddrinfo gives up (20 s and more with a
+	 * DNS server that does not answer). Older libcurl joins; nothing we can do there. */
+	(void)curl_easy_setopt(h, CURLOPT_QUICK_EXIT, 1L);
+#endif
 	(void)curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)r);
 	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, r);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* libmosquitto driven by our epoll loop (see mqtt_loop.h for the contract). States:
  *
- *   WAIT ──attempt──> LOOKUP (thread owns the client) ──eventfd──> CONNECTING
- *     ^                                        literal address ──> CONNECTING
- *     |                                                              | CONNACK 0
- *     └──── fail (backoff timer) <──── error / timeout / lost ──── CONNECTED
+ *   WAIT ──attempt──> LOOKUP (resolve.h) ──addresses──> CONNECTING (address i)
+ *     ^                                                  |   |  fails, another address:
+ *     |                                                  |   └──> NEXT ──timer──┘ (i + 1)
+ *     |                                                  | CONNACK 0
+ *     └──── fail (backoff timer) <──── last address failed / lost ──── CONNECTED
  *
- * The client object is touched only by the loop thread, except in LOOKUP, when only the
- * lookup thread touches it; the mutex around the hand-over orders the two.
+ * The library only ever sees numeric addresses (its getaddrinfo on those does no DNS), so
+ * it is called from the loop thread alone. Moving to the next address goes through a
+ * zero-delay timer: a failure is often reported from inside mosquitto_loop_read, where
+ * starting a new connect would pull the socket from under the library.
  *
  * Backpressure once CONNECTED (flow.h): every message read may queue an answer (a PUBACK
  * for QoS 1, a PUBREC for QoS 2) that libmosquitto keeps until the broker takes it, and
@@ -19,19 +22,21 @@
  * handshake and the CONNECT packet are driven by loop_read while want_write holds. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <mosquitto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "astrameter/flow.h"
 #include "astrameter/log.h"
 #include "astrameter/mqtt_loop.h"
+#include "astrameter/resolve.h"
 
 #define MISC_MS 1000
 
@@ -47,28 +52,14 @@ static const struct flow_limits ML_LIMITS = {
         .stall_ms = 10000,
 };
 
-enum ml_state { ML_IDLE, ML_WAIT, ML_LOOKUP, ML_CONNECTING, ML_CONNECTED };
-
-/* A lookup-and-connect run on a thread. Shared by the loop and the thread; whoever drops
- * the last reference frees it (and closes the eventfd, so a late thread never writes to a
- * reused descriptor). */
-struct ml_job {
-	pthread_mutex_t mu;
-	int refs;
-	int efd;
-	struct mosquitto *mosq;
-	char *host, *bind;
-	int port, keepalive;
-	int rc, err;
-	bool done, abandoned;
-};
+enum ml_state { ML_IDLE, ML_WAIT, ML_LOOKUP, ML_NEXT, ML_CONNECTING, ML_CONNECTED };
 
 struct mqtt_loop {
 	struct ev_loop *loop;
 	struct mosquitto *mosq;
 	char *name, *host, *user, *pass, *ca_file;
 	char *will_topic, *will_payload;
-	bool will_retain, tls, literal;
+	bool will_retain, tls;
 	int port, keepalive;
 	ev_ms backoff_min, backoff_max, connect_timeout;
 	struct mqtt_loop_cbs cb;
@@ -79,7 +70,12 @@ struct mqtt_loop {
 	ev_ms attempt_at;
 	ev_ms backoff; /* next retry delay */
 	uint64_t misc_timer, retry_timer;
-	struct ml_job *job;
+	struct rsv_req *lookup;   /* in LOOKUP */
+	struct rsv_result *addrs; /* of the current attempt */
+	size_t ai;                /* the address being tried */
+	ev_ms addr_deadline;      /* give up on this address (CONNECTING) */
+	char tried[320];          /* "addr: why; ..." of the addresses that failed */
+	char last_why[128];       /* why the last one failed */
 	unsigned connects;
 	char refused[96]; /* CONNACK reason of the current attempt */
 	struct log_complain complain;
@@ -88,6 +84,7 @@ struct mqtt_loop {
 };
 
 static void ml_attempt(struct mqtt_loop *ml);
+static bool ml_next_address(struct mqtt_loop *ml, const char *why);
 
 static char *dup_or_null(const char *s, bool *oom)
 {
@@ -158,11 +155,19 @@ static void ml_fail(struct mqtt_loop *ml, const char *why)
 {
 	if (ml->state != ML_CONNECTING && ml->state != ML_CONNECTED)
 		return;
+	if (ml->state == ML_CONNECTING && ml_next_address(ml, why))
+		return;
 	bool was_up = ml->state == ML_CONNECTED;
 	ml->state = ML_WAIT;
 	flow_init(&ml->flow);
 	ml_unwatch(ml);
 	ev_ms delay = ml->backoff;
+	char every[400];
+	if (!was_up && ml->addrs && ml->addrs->n > 1) {
+		/* Name every address and why each failed, not only the last. */
+		snprintf(every, sizeof(every), "every address failed: %s", ml->tried);
+		why = every;
+	}
 	if (was_up) {
 		delay = ml->backoff_min;
 		log_warnx(ml->name, "connection to MQTT broker %s:%d lost (%s); reconnecting",
@@ -200,11 +205,15 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 	ml->backoff = ml->backoff_min;
 	ml->connects++;
 	ml->refused[0] = '\0';
+	char at[80] = "", addr[64];
+	if (ml->addrs && ml->ai < ml->addrs->n && !rsv_is_literal(ml->host))
+		snprintf(at, sizeof(at), " at %s",
+		         rsv_addr_str(&ml->addrs->addr[ml->ai], addr, sizeof(addr)));
 	if (ml->complain.failing)
-		log_release(&ml->complain, ml->name, "connected to MQTT broker %s:%d%s", ml->host,
-		            ml->port, ml->tls ? " (TLS)" : "");
+		log_release(&ml->complain, ml->name, "connected to MQTT broker %s:%d%s%s", ml->host,
+		            ml->port, at, ml->tls ? " (TLS)" : "");
 	else
-		log_info(ml->name, "connected to MQTT broker %s:%d%s", ml->host, ml->port,
+		log_info(ml->name, "connected to MQTT broker %s:%d%s%s", ml->host, ml->port, at,
 		         ml->tls ? " (TLS)" : "");
 	if (ml->cb.connected)
 		ml->cb.connected(ml, ml->arg);
@@ -252,8 +261,23 @@ static void ml_check_stall(struct mqtt_loop *ml)
 static void ml_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
 	(void)loop;
-	(void)fd;
 	struct mqtt_loop *ml = arg;
+	if (ml->state == ML_CONNECTING && ml->tls && (events & EV_ERROR)) {
+		/* A refused connect. Over TLS the library takes it for "try again" (its
+		 * SSL_connect already consumed the error) and would leave us spinning on the
+		 * hangup until the timeout: a socket that never got connected has failed. */
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+			soerr = errno;
+		if (soerr != 0 || getpeername(fd, (struct sockaddr *)&peer, &pl) != 0) {
+			ml_fail(ml, soerr ? strerror(soerr) : "connection failed");
+			ml_sync(ml);
+			return;
+		}
+	}
 	int rc = MOSQ_ERR_SUCCESS;
 	/* Paused, only an error gets a read (to learn what happened). */
 	if ((events & EV_ERROR) || ((events & EV_READ) && !ml->flow.paused))
@@ -274,7 +298,12 @@ static void ml_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 static ev_ms ml_misc_cb(struct ev_loop *loop, void *arg)
 {
 	struct mqtt_loop *ml = arg;
-	if (ml->state == ML_CONNECTING && ev_now(loop) - ml->attempt_at >= ml->connect_timeout) {
+	if (ml->state == ML_LOOKUP && ev_now(loop) - ml->attempt_at >= ml->connect_timeout) {
+		rsv_cancel(ml->lookup); /* never waits: the lookup thread is abandoned */
+		ml->lookup = NULL;
+		ml->state = ML_CONNECTING; /* count it as a failed attempt */
+		ml_fail(ml, "name lookup timed out");
+	} else if (ml->state == ML_CONNECTING && ev_now(loop) >= ml->addr_deadline) {
 		ml_fail(ml, "no answer from the broker in time");
 	} else if (ml->state == ML_CONNECTING || ml->state == ML_CONNECTED) {
 		int rc = mosquitto_loop_misc(ml->mosq);
@@ -290,133 +319,128 @@ static ev_ms ml_misc_cb(struct ev_loop *loop, void *arg)
 
 /* ---------------------------------------------------------------- connecting */
 
-static void job_unref(struct ml_job *j)
+static void ml_note_failure(struct mqtt_loop *ml, const char *why)
 {
-	pthread_mutex_lock(&j->mu);
-	int left = --j->refs;
-	pthread_mutex_unlock(&j->mu);
-	if (left > 0)
+	char addr[64];
+	snprintf(ml->last_why, sizeof(ml->last_why), "%s", why);
+	size_t used = strlen(ml->tried);
+	if (!ml->addrs || ml->ai >= ml->addrs->n || used + 1 >= sizeof(ml->tried))
 		return;
-	close(j->efd);
-	pthread_mutex_destroy(&j->mu);
-	free(j->host);
-	free(j->bind);
-	free(j);
+	snprintf(ml->tried + used, sizeof(ml->tried) - used, "%s%s: %s", used ? "; " : "",
+	         rsv_addr_str(&ml->addrs->addr[ml->ai], addr, sizeof(addr)), why);
 }
 
-static void *job_run(void *arg)
+/* Starts a nonblocking connect to address ml->ai, then the following ones while the call
+ * itself fails. 0 once one is under way (CONNECTING), -1 when every address failed. */
+static int ml_connect_from(struct mqtt_loop *ml)
 {
-	struct ml_job *j = arg;
-	/* The blocking part: getaddrinfo inside, then a nonblocking connect. */
-	int rc = mosquitto_connect_bind_async(j->mosq, j->host, j->port, j->keepalive, NULL);
-	int err = errno;
-	struct mosquitto *orphan = NULL;
-	pthread_mutex_lock(&j->mu);
-	j->rc = rc;
-	j->err = err;
-	j->done = true;
-	if (j->abandoned) {
-		orphan = j->mosq; /* the owner is gone and left the client to us */
-		j->mosq = NULL;
-	} else {
-		uint64_t one = 1;
-		(void)!write(j->efd, &one, sizeof(one));
+	for (; ml->ai < ml->addrs->n; ml->ai++) {
+		const struct rsv_addr *a = &ml->addrs->addr[ml->ai];
+		char ip[INET6_ADDRSTRLEN];
+		const void *raw =
+		        a->family == AF_INET6
+		                ? (const void *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr
+		                : (const void *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+		if (!inet_ntop(a->family, raw, ip, sizeof(ip)))
+			continue;
+		/* The remaining time is shared among the remaining addresses, so one that
+		 * swallows packets does not use up the attempt (at least a second each). */
+		ev_ms now = ev_now(ml->loop);
+		ev_ms left = ml->attempt_at + ml->connect_timeout - now;
+		ev_ms share = left / (ev_ms)(ml->addrs->n - ml->ai);
+		ml->addr_deadline = now + (share > 1000 ? share : 1000);
+		log_debug(ml->name, "connecting to MQTT broker %s:%d at %s", ml->host, ml->port,
+		          ip);
+		ml->refused[0] = '\0';
+		int rc = mosquitto_connect_bind_async(ml->mosq, ip, ml->port, ml->keepalive, NULL);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			ml->state = ML_CONNECTING;
+			ml_sync(ml);
+			return 0;
+		}
+		ml_note_failure(ml, rc_text(rc, errno));
 	}
-	pthread_mutex_unlock(&j->mu);
-	if (orphan)
-		mosquitto_destroy(orphan);
-	job_unref(j);
-	return NULL;
+	return -1;
 }
 
-static void ml_connected_call(struct mqtt_loop *ml, int rc, int err)
+static ev_ms ml_next_cb(struct ev_loop *loop, void *arg)
 {
-	if (rc == MOSQ_ERR_SUCCESS) {
-		ml->state = ML_CONNECTING;
-		ml_sync(ml);
-		return;
-	}
-	/* Count it as a failed attempt (ml_fail only acts from CONNECTING). */
-	ml->state = ML_CONNECTING;
-	ml_fail(ml, rc_text(rc, err));
-}
-
-static void ml_job_done(struct ev_loop *loop, int fd, unsigned events, void *arg)
-{
-	(void)events;
+	(void)loop;
 	struct mqtt_loop *ml = arg;
-	uint64_t v;
-	(void)!read(fd, &v, sizeof(v));
-	struct ml_job *j = ml->job;
-	if (!j)
-		return;
-	pthread_mutex_lock(&j->mu);
-	bool done = j->done;
-	int rc = j->rc, err = j->err;
-	pthread_mutex_unlock(&j->mu);
-	if (!done)
-		return;
-	ev_io_del(loop, fd);
-	ml->job = NULL;
-	job_unref(j);
-	ml_connected_call(ml, rc, err);
+	ml->retry_timer = 0;
+	if (ml->state != ML_NEXT)
+		return EV_STOP;
+	if (ml_connect_from(ml) != 0) {
+		ml->state = ML_CONNECTING; /* the last address failed: one failed attempt */
+		ml->ai = ml->addrs->n;
+		ml_fail(ml, ml->last_why);
+	}
+	return EV_STOP;
 }
 
-static int ml_spawn_lookup(struct mqtt_loop *ml)
+/* The connect to the current address failed (why): note it and, if another address is
+ * left, move on to it from a fresh loop round. false when none is left. */
+static bool ml_next_address(struct mqtt_loop *ml, const char *why)
 {
-	struct ml_job *j = calloc(1, sizeof(*j));
-	if (!j)
-		return -1;
-	j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	j->host = strdup(ml->host);
-	if (j->efd < 0 || !j->host || pthread_mutex_init(&j->mu, NULL) != 0) {
-		if (j->efd >= 0)
-			close(j->efd);
-		free(j->host);
-		free(j);
-		return -1;
+	if (!ml->addrs || ml->ai >= ml->addrs->n)
+		return false;
+	ml_note_failure(ml, why);
+	if (ml->ai + 1 >= ml->addrs->n)
+		return false;
+	ml->ai++;
+	ml->state = ML_NEXT;
+	ml_unwatch(ml);
+	ml->retry_timer = ev_timer_add(ml->loop, 0, ml_next_cb, ml);
+	if (!ml->retry_timer) {
+		ml->state = ML_CONNECTING;
+		ml->ai = ml->addrs->n;
+		return false;
 	}
-	j->mosq = ml->mosq;
-	j->port = ml->port;
-	j->keepalive = ml->keepalive;
-	j->refs = 2;
-	if (ev_io_add(ml->loop, j->efd, EV_READ, ml_job_done, ml) != 0) {
-		j->refs = 1;
-		job_unref(j);
-		return -1;
+	return true;
+}
+
+static void ml_resolved(struct rsv_result *res, int err, void *arg)
+{
+	struct mqtt_loop *ml = arg;
+	ml->lookup = NULL;
+	if (ml->state != ML_LOOKUP) {
+		free(res);
+		return;
 	}
-	pthread_attr_t attr;
-	pthread_t tid;
-	int prc = pthread_attr_init(&attr);
-	if (prc == 0) {
-		(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		prc = pthread_create(&tid, &attr, job_run, j);
-		pthread_attr_destroy(&attr);
+	if (!res) {
+		ml->state = ML_CONNECTING; /* count it as a failed attempt */
+		char why[160];
+		snprintf(why, sizeof(why), "cannot resolve %s: %s", ml->host, rsv_strerror(err));
+		ml_fail(ml, why);
+		return;
 	}
-	if (prc != 0) {
-		ev_io_del(ml->loop, j->efd);
-		j->refs = 1;
-		job_unref(j);
-		errno = prc;
-		return -1;
+	free(ml->addrs);
+	ml->addrs = res;
+	ml->ai = 0;
+	if (ml_connect_from(ml) != 0) {
+		ml->state = ML_CONNECTING;
+		ml_fail(ml, ml->addrs->n > 1 ? "no address left" : ml->last_why);
 	}
-	ml->job = j;
-	return 0;
 }
 
 static void ml_attempt(struct mqtt_loop *ml)
 {
 	ml->attempt_at = ev_now(ml->loop);
 	ml->refused[0] = '\0';
+	ml->tried[0] = '\0';
+	free(ml->addrs);
+	ml->addrs = NULL;
+	ml->ai = 0;
 	log_debug(ml->name, "connecting to MQTT broker %s:%d", ml->host, ml->port);
-	if (ml->literal) {
-		int rc = mosquitto_connect_bind_async(ml->mosq, ml->host, ml->port, ml->keepalive,
-		                                      NULL);
-		ml_connected_call(ml, rc, errno);
-		return;
-	}
+	/* A name is looked up again on every attempt (the broker may have moved); a literal
+	 * address comes back from the resolver on the next round without a thread. */
+	char port[8];
+	snprintf(port, sizeof(port), "%d", ml->port);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct rsv *svc = rsv_of(ml->loop);
 	ml->state = ML_LOOKUP;
-	if (ml_spawn_lookup(ml) != 0) {
+	ml->lookup = svc ? rsv_resolve(svc, ml->host, port, &hints, ml_resolved, ml) : NULL;
+	if (!ml->lookup) {
 		int err = errno;
 		ml->state = ML_CONNECTING;
 		ml_fail(ml, err ? strerror(err) : "cannot start the name lookup");
@@ -425,10 +449,53 @@ static void ml_attempt(struct mqtt_loop *ml)
 
 /* ---------------------------------------------------------------- public */
 
-static bool is_literal(const char *host)
+/* TLS to a broker given by name. The library is handed numeric addresses, so its own
+ * checks would look at the address: SNI would carry it and the certificate would be
+ * matched against it. Our context restores both: OpenSSL matches the certificate against
+ * the configured name, and the info callback puts the name into SNI just before the
+ * ClientHello is built (after the library set the address there). */
+static void ml_tls_info(const SSL *ssl, int where, int ret)
 {
-	unsigned char buf[16];
-	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_START))
+		return;
+	const char *name = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	if (name)
+		(void)SSL_set_tlsext_host_name((SSL *)ssl, name);
+}
+
+static int ml_tls_by_name(struct mqtt_loop *ml, struct err *e)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		return err_set(e, "cannot create a TLS context");
+	int ok = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1;
+	if (ok && ml->ca_file)
+		ok = SSL_CTX_load_verify_locations(ctx, ml->ca_file, NULL);
+	else if (ok)
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	if (!ok) {
+		SSL_CTX_free(ctx);
+		return err_set(e, "cannot load the CA certificates%s%s",
+		               ml->ca_file ? " from " : "", ml->ca_file ? ml->ca_file : "");
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (X509_VERIFY_PARAM_set1_host(param, ml->host, 0) != 1) {
+		SSL_CTX_free(ctx);
+		return err_set(e, "bad TLS host name %s", ml->host);
+	}
+	(void)SSL_CTX_set_app_data(ctx, ml->host);
+	SSL_CTX_set_info_callback(ctx, ml_tls_info);
+	/* Ours as it is: without this the library insists on its own CA settings. */
+	int rc = mosquitto_int_option(ml->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+	if (rc == MOSQ_ERR_SUCCESS) /* takes a reference */
+		rc = mosquitto_void_option(ml->mosq, MOSQ_OPT_SSL_CTX, ctx);
+	SSL_CTX_free(ctx);
+	if (rc != MOSQ_ERR_SUCCESS)
+		return err_set(e, "MQTT TLS setup failed: %s", mosquitto_strerror(rc));
+	return 0;
 }
 
 struct mqtt_loop *mqtt_loop_new(struct ev_loop *loop, const struct mqtt_loop_opts *o,
@@ -474,7 +541,6 @@ struct mqtt_loop *mqtt_loop_new(struct ev_loop *loop, const struct mqtt_loop_opt
 		err_set(e, "out of memory");
 		goto fail;
 	}
-	ml->literal = is_literal(ml->host);
 	mosquitto_lib_init();
 	ml->lib_ref = true;
 	ml->mosq = mosquitto_new(NULL, true, ml);
@@ -485,7 +551,10 @@ struct mqtt_loop *mqtt_loop_new(struct ev_loop *loop, const struct mqtt_loop_opt
 	int rc = MOSQ_ERR_SUCCESS;
 	if (ml->user || ml->pass)
 		rc = mosquitto_username_pw_set(ml->mosq, ml->user ? ml->user : "", ml->pass);
-	if (rc == MOSQ_ERR_SUCCESS && ml->tls) {
+	if (rc == MOSQ_ERR_SUCCESS && ml->tls && !rsv_is_literal(ml->host)) {
+		if (ml_tls_by_name(ml, e) != 0)
+			goto fail;
+	} else if (rc == MOSQ_ERR_SUCCESS && ml->tls) {
 		if (ml->ca_file)
 			rc = mosquitto_tls_set(ml->mosq, ml->ca_file, NULL, NULL, NULL, NULL);
 		else
@@ -527,21 +596,10 @@ void mqtt_loop_free(struct mqtt_loop *ml)
 	ml_unwatch(ml);
 	ev_timer_del(ml->loop, ml->misc_timer);
 	ev_timer_del(ml->loop, ml->retry_timer);
-	bool handed_off = false;
-	if (ml->job) {
-		struct ml_job *j = ml->job;
-		ev_io_del(ml->loop, j->efd);
-		pthread_mutex_lock(&j->mu);
-		j->abandoned = true;
-		if (!j->done)
-			handed_off = true; /* the thread destroys the client when it returns */
-		else
-			j->mosq = NULL; /* finished: the client is ours to destroy below */
-		pthread_mutex_unlock(&j->mu);
-		job_unref(j);
-		ml->job = NULL;
-	}
-	if (ml->mosq && !handed_off) {
+	rsv_cancel(ml->lookup); /* never waits */
+	ml->lookup = NULL;
+	free(ml->addrs);
+	if (ml->mosq) {
 		bool up = ml->state == ML_CONNECTED;
 		/* IDLE first: the library reports our own DISCONNECT through on_disconnect,
 		 * which must not schedule a reconnect now. */
@@ -550,8 +608,7 @@ void mqtt_loop_free(struct mqtt_loop *ml)
 			(void)mosquitto_disconnect(ml->mosq);
 		mosquitto_destroy(ml->mosq);
 	}
-	/* The library refcount is not thread-safe: leave it held while a thread runs. */
-	if (ml->lib_ref && !handed_off)
+	if (ml->lib_ref)
 		mosquitto_lib_cleanup();
 	free(ml->name);
 	free(ml->host);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* A WebSocket client connection in the event loop: getaddrinfo_a resolution (polled from a
- * timer, so the loop never blocks on DNS), a nonblocking connect over the resolved
- * addresses in turn, an OpenSSL TLS session driven by WANT_READ/WANT_WRITE, the HTTP
+/* A WebSocket client connection in the event loop: name resolution by the loop's resolver
+ * service (resolve.h: a worker thread, never a wait in the loop, abandoned if the open
+ * times out), a nonblocking connect over the resolved addresses in turn (each gets a share
+ * of the open timeout), an OpenSSL TLS session driven by WANT_READ/WANT_WRITE, the HTTP
  * upgrade, then wslay's event API for frames over the same socket. Why wslay: it is
  * Debian's small framing library that leaves the socket to us, so one epoll loop keeps
  * owning every fd and TLS stays in our hands (HomeWizard verifies a name that is not the
@@ -22,7 +23,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +37,7 @@
 #include <wslay/wslay.h>
 
 #include "astrameter/flow.h"
+#include "astrameter/resolve.h"
 #include "astrameter/ws.h"
 
 enum ws_state { WS_RESOLVE, WS_CONNECT, WS_TLS, WS_UPGRADE, WS_OPEN, WS_DONE };
@@ -55,17 +56,6 @@ static const struct flow_limits WS_LIMITS = {
         .stall_ms = 5000,
 };
 
-/* Resolution state lives in its own allocation: glibc may still be writing it when the
- * connection is freed (see dns_release). */
-struct ws_dns {
-	struct gaicb cb;
-	struct gaicb *list[1];
-	struct addrinfo hints;
-	char host[256];
-	char service[8];
-	bool async; /* submitted to getaddrinfo_a (a literal address is not) */
-};
-
 struct ws_conn {
 	struct ev_loop *loop;
 	struct ws_handlers h;
@@ -79,8 +69,12 @@ struct ws_conn {
 	size_t max_msg;
 	char key[32], accept[29];
 
-	struct ws_dns *dns;
-	struct addrinfo *ai_list, *ai_next; /* owned by dns->cb.ar_result */
+	struct rsv_req *lookup;   /* in WS_RESOLVE */
+	struct rsv_result *addrs; /* the addresses of the name */
+	size_t ai;                /* the next one to try */
+	ev_ms addr_deadline;      /* give up on the address being connected */
+	char tried[320];          /* "addr: why; ..." for the final complaint */
+	char last_why[128];       /* why the last address failed */
 	int fd;
 	bool io_added;
 	unsigned io_mask;
@@ -112,28 +106,6 @@ static void ws_update_io(struct ws_conn *c);
 
 /* ---------------------------------------------------------------- teardown */
 
-static void dns_release(struct ws_dns *d)
-{
-	if (!d)
-		return;
-	if (d->async && gai_error(&d->cb) == EAI_INPROGRESS) {
-		if (gai_cancel(&d->cb) != EAI_CANCELED) {
-			/* glibc's helper thread still owns the request: wait a little for it,
-			 * and if it does not finish, leave it (a few hundred bytes) rather
-			 * than free memory another thread will write. Only happens when a
-			 * connection is dropped in the middle of a slow DNS lookup. */
-			const struct gaicb *l[1] = {&d->cb};
-			struct timespec ts = {2, 0};
-			(void)gai_suspend(l, 1, &ts);
-			if (gai_error(&d->cb) == EAI_INPROGRESS)
-				return;
-		}
-	}
-	if (d->cb.ar_result)
-		freeaddrinfo(d->cb.ar_result);
-	free(d);
-}
-
 /* keep_frames: we are inside wslay (a user callback freed the connection), so its context
  * must outlive this call; ws_destroy frees it later. */
 static void close_transport(struct ws_conn *c, bool keep_frames)
@@ -158,9 +130,10 @@ static void close_transport(struct ws_conn *c, bool keep_frames)
 		wslay_event_context_free(c->wctx);
 		c->wctx = NULL;
 	}
-	dns_release(c->dns);
-	c->dns = NULL;
-	c->ai_list = c->ai_next = NULL;
+	rsv_cancel(c->lookup); /* never waits: a lookup in flight is abandoned */
+	c->lookup = NULL;
+	free(c->addrs);
+	c->addrs = NULL;
 }
 
 static void ws_destroy(struct ws_conn *c)
@@ -690,6 +663,29 @@ static void step_upgrade(struct ws_conn *c, unsigned events)
 
 static void try_connect(struct ws_conn *c);
 
+static void try_connect(struct ws_conn *c);
+
+/* The connect to address ai - 1 failed (why): drop its socket and go on with the next,
+ * or fail naming every address tried. */
+static void next_address(struct ws_conn *c, const char *why)
+{
+	char addr[64];
+	snprintf(c->last_why, sizeof(c->last_why), "%s", why);
+	size_t used = strlen(c->tried);
+	if (c->ai > 0 && used + 1 < sizeof(c->tried))
+		snprintf(c->tried + used, sizeof(c->tried) - used, "%s%s: %s", used ? "; " : "",
+		         rsv_addr_str(&c->addrs->addr[c->ai - 1], addr, sizeof(addr)), why);
+	if (c->io_added) {
+		ev_io_del(c->loop, c->fd);
+		c->io_added = false;
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	try_connect(c);
+}
+
 static void step_connect(struct ws_conn *c)
 {
 	int soerr = 0;
@@ -699,16 +695,8 @@ static void step_connect(struct ws_conn *c)
 	if (soerr == EINPROGRESS || soerr == EALREADY)
 		return;
 	if (soerr != 0) {
-		if (c->ai_next) {
-			/* Next address of the name, as a browser would. */
-			ev_io_del(c->loop, c->fd);
-			c->io_added = false;
-			close(c->fd);
-			c->fd = -1;
-			try_connect(c);
-			return;
-		}
-		fail(c, "connect to %s:%u: %s", c->host, c->port, strerror(soerr));
+		/* Next address of the name, as a browser would. */
+		next_address(c, strerror(soerr));
 		return;
 	}
 	if (c->tls) {
@@ -752,33 +740,64 @@ static void on_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	leave(c);
 }
 
+/* Connects to the next address that takes a socket; fails when none is left. */
 static void try_connect(struct ws_conn *c)
 {
-	while (c->ai_next) {
-		struct addrinfo *ai = c->ai_next;
-		c->ai_next = ai->ai_next;
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		                ai->ai_protocol);
-		if (fd < 0)
-			continue;
+	while (c->addrs && c->ai < c->addrs->n) {
+		const struct rsv_addr *a = &c->addrs->addr[c->ai++];
+		int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			next_address(c, strerror(errno));
+			return;
+		}
 		c->fd = fd;
 		c->state = WS_CONNECT;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+		if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 ||
+		    errno == EINPROGRESS) {
+			/* The time left is shared among the addresses left, so one that
+			 * swallows packets does not use it all (a second at least). */
+			ev_ms now = ev_now(c->loop);
+			ev_ms share = (c->open_deadline - now) / (ev_ms)(c->addrs->n - c->ai + 1);
+			c->addr_deadline = now + (share > 1000 ? share : 1000);
+			if (c->timer)
+				(void)ev_timer_reset(c->loop, c->timer,
+				                     (c->addr_deadline < c->open_deadline
+				                              ? c->addr_deadline
+				                              : c->open_deadline) -
+				                             now);
 			ws_update_io(c);
 			return;
 		}
-		int err = errno;
-		close(fd);
-		c->fd = -1;
-		if (!c->ai_next) {
-			fail(c, "connect to %s:%u: %s", c->host, c->port, strerror(err));
-			return;
-		}
+		next_address(c, strerror(errno));
+		return;
 	}
-	fail(c, "connect to %s:%u: no usable address", c->host, c->port);
+	if (c->addrs && c->addrs->n > 1)
+		fail(c, "connect to %s:%u failed at every address: %s", c->host, c->port, c->tried);
+	else if (c->addrs && c->addrs->n == 1)
+		fail(c, "connect to %s:%u: %s", c->host, c->port, c->last_why);
+	else
+		fail(c, "connect to %s:%u: no usable address", c->host, c->port);
 }
 
-/* Timer: resolution progress (every 10 ms while resolving), the open deadline, the
+/* The resolver answered (in the loop). */
+static void on_resolved(struct rsv_result *res, int err, void *arg)
+{
+	struct ws_conn *c = arg;
+	c->lookup = NULL;
+	enter(c);
+	if (!res) {
+		fail(c, "cannot resolve %s: %s", c->host, rsv_strerror(err));
+	} else if (c->state == WS_RESOLVE) {
+		c->addrs = res;
+		c->ai = 0;
+		try_connect(c);
+	} else {
+		free(res);
+	}
+	leave(c);
+}
+
+/* Timer: the open deadline, the deadline of the address being connected, the
  * heartbeat. */
 static ev_ms on_timer(struct ev_loop *loop, void *arg)
 {
@@ -793,20 +812,19 @@ static ev_ms on_timer(struct ev_loop *loop, void *arg)
 		leave(c);
 		return EV_STOP;
 	}
-	if (c->state == WS_RESOLVE) {
-		int r = c->dns->async ? gai_error(&c->dns->cb) : 0;
-		if (r == EAI_INPROGRESS) {
-			next = 10;
-		} else if (r != 0) {
+	if (c->state == WS_CONNECT && now >= c->addr_deadline) {
+		next_address(c, "no answer in time");
+		if (c->freed || c->state == WS_DONE) {
 			c->timer = 0;
-			fail(c, "cannot resolve %s: %s", c->host, gai_strerror(r));
 			leave(c);
 			return EV_STOP;
-		} else {
-			c->ai_list = c->ai_next = c->dns->cb.ar_result;
-			try_connect(c);
-			next = c->open_deadline - now;
 		}
+		/* try_connect re-armed the timer; keep that delay. */
+		next = c->addr_deadline < c->open_deadline ? c->addr_deadline : c->open_deadline;
+		next -= now;
+	} else if (c->state == WS_CONNECT) {
+		next = c->addr_deadline < c->open_deadline ? c->addr_deadline : c->open_deadline;
+		next -= now;
 	} else if (c->state == WS_OPEN) {
 		if (!check_flow(c)) {
 			c->timer = 0; /* fail deleted it (safe inside its own callback) */
@@ -941,48 +959,22 @@ struct ws_conn *ws_open(struct ev_loop *loop, const struct ws_opts *o, const str
 		ws_destroy(c);
 		return NULL;
 	}
-	c->dns = calloc(1, sizeof(*c->dns));
-	if (!c->dns) {
+	/* A literal address comes back on the next round without a thread; either way
+	 * on_close never runs inside ws_open. */
+	char port[8];
+	snprintf(port, sizeof(port), "%u", c->port);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
+	struct rsv *svc = rsv_of(loop);
+	c->state = WS_RESOLVE;
+	c->lookup = svc ? rsv_resolve(svc, c->host, port, &hints, on_resolved, c) : NULL;
+	if (!c->lookup) {
+		err_set(e, "cannot resolve %s: %s", o->host, strerror(errno));
 		ws_destroy(c);
-		err_set(e, "out of memory");
 		return NULL;
 	}
-	struct ws_dns *d = c->dns;
-	snprintf(d->host, sizeof(d->host), "%s", c->host);
-	snprintf(d->service, sizeof(d->service), "%u", c->port);
-	d->hints.ai_family = AF_UNSPEC;
-	d->hints.ai_socktype = SOCK_STREAM;
-	d->hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-	d->cb.ar_name = d->host;
-	d->cb.ar_service = d->service;
-	d->cb.ar_request = &d->hints;
-	d->list[0] = &d->cb;
-	c->state = WS_RESOLVE;
-	/* A literal address needs no lookup: resolve it here, synchronously and at once. */
-	struct in6_addr a6;
-	if (inet_pton(AF_INET, c->host, &a6) == 1 || inet_pton(AF_INET6, c->host, &a6) == 1) {
-		d->hints.ai_flags |= AI_NUMERICHOST;
-		d->hints.ai_flags &= ~AI_ADDRCONFIG;
-		int r = getaddrinfo(d->host, d->service, &d->hints, &d->cb.ar_result);
-		if (r != 0) {
-			ws_destroy(c);
-			err_set(e, "bad address %s: %s", o->host, gai_strerror(r));
-			return NULL;
-		}
-	} else {
-		struct sigevent sev;
-		memset(&sev, 0, sizeof(sev));
-		sev.sigev_notify = SIGEV_NONE;
-		int r = getaddrinfo_a(GAI_NOWAIT, d->list, 1, &sev);
-		d->async = r == 0;
-		if (r != 0) {
-			ws_destroy(c);
-			err_set(e, "cannot resolve %s: %s", o->host, gai_strerror(r));
-			return NULL;
-		}
-	}
-	/* First check on the next round, so on_close never runs inside ws_open. */
-	c->timer = ev_timer_add(loop, 0, on_timer, c);
+	c->timer = ev_timer_add(loop, c->open_timeout, on_timer, c);
 	if (!c->timer) {
 		ws_destroy(c);
 		err_set(e, "out of memory");

@@ -170,7 +170,7 @@ def free_udp_port():
 class Daemon:
     """Runs the real binary with a config text; stderr is collected in a file."""
 
-    def __init__(self, config_text, args=("-t",), loglevel="debug", env=None):
+    def __init__(self, config_text, args=("-t",), loglevel="debug", env=None, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="amtest-")
         self.config = os.path.join(self.dir, "config.ini")
         with open(self.config, "w") as f:
@@ -179,7 +179,8 @@ class Daemon:
         self.log = open(self.log_path, "w+b")
         e = dict(os.environ)
         e.update(env or {})
-        self.proc = subprocess.Popen([AM_BIN, "-c", self.config, "--loglevel", loglevel] + list(args),
+        # prefix: a command the binary runs under (e.g. unshare with private mounts).
+        self.proc = subprocess.Popen(list(prefix) + [AM_BIN, "-c", self.config, "--loglevel", loglevel] + list(args),
                                      stdout=subprocess.DEVNULL, stderr=self.log, env=e)
 
     def output(self):

@@ -2,10 +2,11 @@
 /* mqtt_loop against a tiny in-process fake broker served by the same event loop: connect,
  * subscribe from the connected callback, receive a publish, then the broker drops the
  * connection and the client reconnects on a new socket (re-registered in epoll) and
- * resubscribes. Run once with a literal address and once with "localhost" (lookup on the
- * helper thread). Also: freeing the client while its lookup thread may still run, and a
- * broker that floods QoS 1 messages without reading our PUBACKs: the client stops reading
- * and drops it after 10 s. */
+ * resubscribes. Run once with a literal address, once with "localhost" (lookup on the
+ * resolver's thread) and once with a name whose first address (::1) refuses: the client
+ * must go on to the second (127.0.0.1), where the broker listens. Also: freeing the client
+ * while its lookup may still run, and a broker that floods QoS 1 messages without reading
+ * our PUBACKs: the client stops reading and drops it after 10 s. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include "pm_test_util.h"
 #include "astrameter/ev.h"
 #include "astrameter/mqtt_loop.h"
+#include "astrameter/resolve.h"
 
 struct broker {
 	struct ev_loop *loop;
@@ -160,10 +162,46 @@ static void on_message(struct mqtt_loop *ml, const char *topic, const void *payl
 	}
 }
 
+/* "dual.test": ::1 first, then 127.0.0.1 (as a standard Debian /etc/hosts answers for
+ * localhost, or a broker name with an IPv6 and an IPv4 address). */
+static int dual_lookup(const char *host, const char *port, const struct addrinfo *hints,
+                       struct rsv_result **out, void *arg)
+{
+	(void)hints;
+	(void)arg;
+	if (strcmp(host, "dual.test") != 0)
+		return EAI_NONAME;
+	struct rsv_result *r = calloc(1, sizeof(*r) + 2 * sizeof(r->addr[0]));
+	if (!r)
+		return EAI_MEMORY;
+	uint16_t p = htons((uint16_t)atoi(port));
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&r->addr[0].ss;
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = p;
+	in6->sin6_addr = in6addr_loopback;
+	r->addr[0].len = sizeof(*in6);
+	r->addr[0].family = AF_INET6;
+	struct sockaddr_in *in = (struct sockaddr_in *)&r->addr[1].ss;
+	in->sin_family = AF_INET;
+	in->sin_port = p;
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r->addr[1].len = sizeof(*in);
+	r->addr[1].family = AF_INET;
+	for (int i = 0; i < 2; i++)
+		r->addr[i].socktype = SOCK_STREAM;
+	r->n = 2;
+	*out = r;
+	return 0;
+}
+
 static void run_reconnect(const char *host)
 {
 	struct ev_loop *loop = ev_new(NULL, NULL);
 	assert_non_null(loop);
+	if (strcmp(host, "dual.test") == 0) {
+		struct rsv_opts ro = {.lookup = dual_lookup};
+		assert_int_equal(rsv_attach(loop, &ro), 0);
+	}
 	struct broker b;
 	int port = broker_open(&b, loop);
 	struct client c = {.b = &b};
@@ -206,6 +244,12 @@ static void test_reconnect_by_name(void **state)
 {
 	(void)state;
 	run_reconnect("localhost");
+}
+
+static void test_reconnect_every_address(void **state)
+{
+	(void)state;
+	run_reconnect("dual.test");
 }
 
 static void test_free_during_lookup(void **state)
@@ -423,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_reconnect_literal),
 	        cmocka_unit_test(test_reconnect_by_name),
+	        cmocka_unit_test(test_reconnect_every_address),
 	        cmocka_unit_test(test_free_during_lookup),
 	        cmocka_unit_test(test_bad_options),
 	        cmocka_unit_test(test_qos1_flood_backpressure),
