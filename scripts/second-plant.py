@@ -145,6 +145,18 @@ def write_stubs(d):
 
 # ---- ports ----------------------------------------------------------------------------
 
+_procs_lock = threading.Lock()
+_all_procs = []  # every child started, so that an interrupted run leaves none behind
+
+
+def kill_all(*_):
+    with _procs_lock:
+        for p in _all_procs:
+            if p.poll() is None:
+                p.kill()
+    os._exit(130)
+
+
 _port_lock = threading.Lock()
 _ports_taken = set()
 
@@ -268,6 +280,8 @@ class Run:
                              env=env, cwd=self.dir, start_new_session=True)
         log.close()
         self.procs.append((name, p))
+        with _procs_lock:
+            _all_procs.append(p)
 
     def stop(self):
         for name, p in reversed(self.procs):
@@ -491,6 +505,8 @@ def main():
     if any(c != "ref" for c in controllers) and not os.access(args.daemon, os.X_OK):
         ap.error(f"{args.daemon}: not executable (build the release preset)")
     scenarios = args.scenario or list(SCENARIOS)
+    signal.signal(signal.SIGINT, kill_all)
+    signal.signal(signal.SIGTERM, kill_all)
     tmp = tempfile.mkdtemp(prefix="second-plant-")
     args.stubs = os.path.join(tmp, "stubs")
     write_stubs(args.stubs)
