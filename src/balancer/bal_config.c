@@ -154,7 +154,7 @@ int bal_config_load(struct bal_config *c, struct cfg_section *s, struct err *e)
 	    cfg_get_bool(s, "INFLIGHT_COMPENSATION", true, &c->inflight_comp, e) < 0)
 		return -1;
 	const char *pred = NULL;
-	if (cfg_get_str(s, "GRID_PREDICTOR", "deadtime", &pred, e) < 0)
+	if (cfg_get_str(s, "GRID_PREDICTOR", "upstream", &pred, e) < 0)
 		return -1;
 	if (strcasecmp(pred, "upstream") == 0) {
 		/* Upstream's pacing default goes with upstream's predictor. */
