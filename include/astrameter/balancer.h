@@ -62,6 +62,7 @@ struct bal_config {
 	double osc_damp_threshold; /* OSC_DAMP_THRESHOLD 300 W, >= 0 */
 	double grid_predict_trust; /* GRID_PREDICT_TRUST 0.5, [0,1] (0 = off) */
 	enum bal_predictor predictor;            /* GRID_PREDICTOR deadtime (ours) | upstream */
+	bool inflight_comp;                      /* INFLIGHT_COMPENSATION (true; ours, deadtime) */
 	double concentrate_deadband;             /* CONCENTRATE_DEADBAND 60 W, >= 0 (0 = off) */
 	double import_trim_w;                    /* IMPORT_TRIM_W 15 W, >= 0 (0 = off) */
 	double min_dc_output;                    /* MIN_DC_OUTPUT 0 W, >= 0 */

@@ -47,6 +47,7 @@ void bal_config_defaults(struct bal_config *c)
 	c->efficiency_fade_alpha = 0.15;
 	c->efficiency_saturation_threshold = 0.4;
 	c->efficiency_demand_alpha = 0.1;
+	c->inflight_comp = true;
 }
 
 void bal_config_upstream(struct bal_config *c)
@@ -149,10 +150,11 @@ int bal_config_load(struct bal_config *c, struct cfg_section *s, struct err *e)
 	bal_config_defaults(c);
 	if (cfg_get_bool(s, "ACTIVE_CONTROL", true, &c->active_control, e) < 0 ||
 	    cfg_get_bool(s, "FAIR_DISTRIBUTION", true, &c->fair_distribution, e) < 0 ||
-	    cfg_get_bool(s, "SATURATION_DETECTION", true, &c->saturation_detection, e) < 0)
+	    cfg_get_bool(s, "SATURATION_DETECTION", true, &c->saturation_detection, e) < 0 ||
+	    cfg_get_bool(s, "INFLIGHT_COMPENSATION", true, &c->inflight_comp, e) < 0)
 		return -1;
 	const char *pred = NULL;
-	if (cfg_get_str(s, "GRID_PREDICTOR", "deadtime", &pred, e) < 0)
+	if (cfg_get_str(s, "GRID_PREDICTOR", "upstream", &pred, e) < 0)
 		return -1;
 	if (strcasecmp(pred, "upstream") == 0) {
 		/* Upstream's pacing default goes with upstream's predictor. */

@@ -67,6 +67,9 @@ struct bal_cstate {
 	double pace_last_at;
 	double osc_score;
 	int osc_last_sign;
+	bool has_fw_sp;
+	double fw_sp; /* ours: the firmware setpoint the commands sent so far aim at, W */
+	double slew;  /* ours: the fastest output change seen, W/s (slowly forgotten) */
 	double sat_score;
 	double grace_until;
 	double grace_started_at;
@@ -188,6 +191,11 @@ void bal_sat_clear(struct bal_cstate *s);
 double bal_pace(const struct bal_config *c, double max_step, struct bal_cstate *s, double reading,
                 double reported, double t);
 double bal_damp(const struct bal_config *c, struct bal_cstate *s, double residual);
+/* Ours (dead-time predictor, AC batteries): the part of the previous commands the battery
+ * has not delivered yet, taken off a same-direction reading (see bal_saturation.c);
+ * bal_inflight_sent records what was finally sent. */
+double bal_inflight(struct bal_cstate *s, double reading, double reported, double t);
+void bal_inflight_sent(struct bal_cstate *s, double sent);
 double bal_predict_grid(struct balancer *b, double pool_output, double grid_total, uint64_t sample);
 /* The dead-time predictor: the grid the pool sees now, given its output now, the meter's
  * (filtered) total, the sample id and now in seconds. */

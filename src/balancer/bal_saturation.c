@@ -139,6 +139,53 @@ double bal_pace(const struct bal_config *c, double max_step, struct bal_cstate *
 	return fmax(-limit, fmin(limit, reading));
 }
 
+/* ---- commands in flight (ours) --------------------------------------------------------- */
+
+/* A Venus firmware integrates each reading into its setpoint and the inverter then ramps to
+ * it at its own rate (200 W/s in the reference's live simulator, about a second per poll
+ * of 300 W). While it ramps, a reading computed from the reported output asks again for
+ * what the last one already asked for, and the setpoint winds past the target: one
+ * battery, a -900 W solar step, the output went from +643 W to -648 W where -250 W was
+ * needed (issue 14). The estimate of the setpoint is the reported output plus every
+ * reading sent since (an upper bound: the firmware moves by at most the reading), kept
+ * only while the output moves at the battery's ramp limit; otherwise it is the output. */
+#define BAL_INFLIGHT_SLEW_MIN    100.0 /* W/s: slower is not a ramp limit */
+#define BAL_INFLIGHT_SLEW_NEAR   0.75  /* of the fastest seen: at its ramp limit */
+#define BAL_INFLIGHT_SLEW_FORGET 0.995 /* per poll */
+
+double bal_inflight(struct bal_cstate *s, double reading, double reported, double t)
+{
+	/* Only a battery moving at its ramp limit can be behind its setpoint: one that moved
+	 * slower than it can has reached it (the firmware's own step was smaller than the
+	 * reading, which the estimate cannot know). */
+	bool limited = false;
+	double dt = s->pace_last_at > 0.0 ? t - s->pace_last_at : 0.0;
+	if (s->has_pace_prev && dt > 0.0) {
+		double rate = fabs(reported - s->pace_prev_reported) / dt;
+		s->slew = fmax(rate, s->slew * BAL_INFLIGHT_SLEW_FORGET);
+		limited = rate >= BAL_INFLIGHT_SLEW_MIN && rate >= BAL_INFLIGHT_SLEW_NEAR * s->slew;
+	}
+	if (!s->has_fw_sp || !limited) {
+		s->has_fw_sp = true;
+		s->fw_sp = reported;
+	}
+	double ahead = s->fw_sp - reported;
+	/* The setpoint is ahead in the direction of the new reading: only the rest is
+	 * needed. Never reversed on the estimate alone (it is an upper bound). */
+	if (ahead * reading > 0.0) {
+		double rest = reading - ahead;
+		return rest * reading > 0.0 ? rest : 0.0;
+	}
+	/* Behind, or the other way: the firmware's setpoint is where the reading says. */
+	s->fw_sp = reported;
+	return reading;
+}
+
+void bal_inflight_sent(struct bal_cstate *s, double sent)
+{
+	s->fw_sp += sent;
+}
+
 /* ---- oscillation damping (upstream #473) ------------------------------------------------ */
 
 double bal_damp(const struct bal_config *c, struct bal_cstate *s, double residual)

@@ -420,7 +420,13 @@ static void auto_target(struct balancer *b, struct bal_ctx *x, const struct bal_
 	for (size_t i = 0; i < pool->n; i++)
 		if (eff[i] > 0.1)
 			nact++;
+	bool inflight = c->predictor == BAL_PRED_DEADTIME && c->inflight_comp &&
+	                !bal_dev_needs_dc_floor(me->device_type);
+	if (inflight)
+		reading = bal_inflight(s, reading, reported, x->t);
 	reading = bal_pace(c, pool_max_step(c, nact), s, reading, reported, x->t);
+	if (inflight)
+		bal_inflight_sent(s, reading);
 	record(s, reading, reported + residual, unpaced);
 	bal_split_by_phase(x, reading, pool, eff, value);
 }

@@ -273,7 +273,18 @@ struct eval_opts {
 	bool keep_dir;      /* keep the daemon's temp dir (config + log) */
 	bool verbose;
 	enum eval_engine engine;
+	/* --timing (virtual engine): the meter's latency and refresh interval instead of the
+	 * scenario's (< 0: the scenario's), poll jitter (each poll interval +- U(0, jitter) s),
+	 * every battery's ramp rate (W/s, 0: the scenario's) and the chance that a due meter
+	 * refresh is skipped (the reading stays stale for that poll). */
+	struct eval_timing {
+		double latency, interval, jitter, ramp, stale;
+	} timing;
 };
+
+/* Parses a --timing spec "latency=S,interval=S,jitter=S,ramp=W,stale=P" into t (unset
+ * keys keep their value). 0, or -1 with e naming the bad part. */
+int eval_timing_parse(const char *spec, struct eval_timing *t, struct err *e);
 
 /* The world a scenario run changes over time, shared by both engines: the scheduled events
  * (appliances, solar curve, clouds, DC PV) and the trace replay, applied to a house and

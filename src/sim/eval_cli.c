@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +36,9 @@ static void usage(FILE *f)
 	        "  --engine      daemon (the real daemon over loopback in real time, default)\n"
 	        "                or virtual (our CT002 core and balancer in-process under a\n"
 	        "                virtual clock: a scenario in milliseconds, deterministic)\n"
+	        "  --timing      virtual engine: latency=S,interval=S,jitter=S,ramp=W,stale=P\n"
+	        "                (meter latency and refresh, poll jitter, battery ramp rate,\n"
+	        "                chance a meter refresh is missed)\n"
 	        "  --duration    simulated seconds per scenario (default: the scenario's own;\n"
 	        "                step schedules are compressed to fit, traces are windowed)\n"
 	        "  --time-scale  simulated seconds per wall second (daemon engine, relay mode\n"
@@ -250,12 +254,14 @@ enum {
 	O_KEEP,
 	O_LIST,
 	O_ENGINE,
+	O_TIMING,
 };
 
 static const struct option opts[] = {
         {"scenario", required_argument, NULL, O_SCEN},
         {"mode", required_argument, NULL, O_MODE},
         {"engine", required_argument, NULL, O_ENGINE},
+        {"timing", required_argument, NULL, O_TIMING},
         {"duration", required_argument, NULL, O_DUR},
         {"time-scale", required_argument, NULL, O_TS},
         {"seed", required_argument, NULL, O_SEED},
@@ -274,6 +280,50 @@ static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
 };
+
+int eval_timing_parse(const char *spec, struct eval_timing *t, struct err *e)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		double max;
+	} keys[] = {
+	        {"latency", offsetof(struct eval_timing, latency), 60.0},
+	        {"interval", offsetof(struct eval_timing, interval), 60.0},
+	        {"jitter", offsetof(struct eval_timing, jitter), 10.0},
+	        {"ramp", offsetof(struct eval_timing, ramp), 100000.0},
+	        {"stale", offsetof(struct eval_timing, stale), 1.0},
+	};
+	const char *p = spec;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t k = 0, nk = sizeof(keys) / sizeof(keys[0]);
+		for (; eq && k < nk; k++)
+			if (strlen(keys[k].key) == (size_t)(eq - p) &&
+			    !strncmp(p, keys[k].key, (size_t)(eq - p)))
+				break;
+		if (!eq || k == nk)
+			return err_set(
+			        e, "expected latency|interval|jitter|ramp|stale=NUMBER, got '%.*s'",
+			        (int)len, p);
+		char num[32];
+		size_t nl = len - (size_t)(eq + 1 - p);
+		if (nl == 0 || nl >= sizeof(num))
+			return err_set(e, "bad number for %s", keys[k].key);
+		memcpy(num, eq + 1, nl);
+		num[nl] = '\0';
+		char *ne;
+		double v = strtod(num, &ne);
+		if (*ne || !(v >= 0.0) || v > keys[k].max)
+			return err_set(e, "%s must be a number in [0, %g], got '%s'", keys[k].key,
+			               keys[k].max, num);
+		*(double *)(void *)((char *)t + keys[k].off) = v;
+		p = end ? end + 1 : p + len;
+	}
+	return 0;
+}
 
 static int parse_positive(const char *s, double *out)
 {
@@ -319,7 +369,10 @@ static int write_outputs(cJSON *results, const char *json_path, const char *html
 
 int eval_main(int argc, char **argv)
 {
-	struct eval_opts o = {.mode = EVAL_MODE_RELAY, .time_scale = 1.0, .seed = 1};
+	struct eval_opts o = {.mode = EVAL_MODE_RELAY,
+	                      .time_scale = 1.0,
+	                      .seed = 1,
+	                      .timing = {.latency = -1.0, .interval = -1.0}};
 	const char *names[MAX_SELECT];
 	size_t nnames = 0;
 	const char *json_path = NULL, *html_path = NULL, *cmp_path = NULL, *input = NULL;
@@ -346,6 +399,14 @@ int eval_main(int argc, char **argv)
 				return 2;
 			o.engine = v ? EVAL_ENGINE_VIRTUAL : EVAL_ENGINE_DAEMON;
 			break;
+		case O_TIMING: {
+			struct err te = {0};
+			if (eval_timing_parse(optarg, &o.timing, &te) < 0) {
+				fprintf(stderr, "astra-sim eval: --timing: %s\n", te.msg);
+				return 2;
+			}
+			break;
+		}
 		case O_DUR:
 			if (parse_positive(optarg, &o.duration) < 0) {
 				fprintf(stderr, "astra-sim eval: bad --duration\n");
@@ -432,6 +493,12 @@ int eval_main(int argc, char **argv)
 			printf("%-26s %6.0f s  %s\n", sc->name, sc->duration, sc->description);
 		}
 		return 0;
+	}
+	if (o.engine != EVAL_ENGINE_VIRTUAL &&
+	    (o.timing.latency >= 0 || o.timing.interval >= 0 || o.timing.jitter > 0 ||
+	     o.timing.ramp > 0 || o.timing.stale > 0)) {
+		fprintf(stderr, "astra-sim eval: --timing needs --engine virtual\n");
+		return 2;
 	}
 	/* The virtual engine has no wall clock to scale: --time-scale does not apply. */
 	if (o.engine == EVAL_ENGINE_VIRTUAL)

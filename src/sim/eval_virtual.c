@@ -56,6 +56,9 @@ struct vrun {
 	struct hist hist;
 	double meter_read_at;
 	double meter_cache[3];
+	double latency, interval;  /* the meter's, after --timing */
+	struct sim_rng timing_rng; /* poll jitter and stale refreshes (not the house's draws) */
+	double last_poll[EVAL_MAX_BAT];
 };
 
 static int hist_push(struct hist *h, double t, const double g[3])
@@ -87,7 +90,6 @@ static int hist_push(struct hist *h, double t, const double g[3])
  * the sample's grid and consumption; *fresh tells whether the reading was refreshed. */
 static int meter_sample(struct vrun *v, double t, struct eval_sample *s, bool *fresh)
 {
-	const struct eval_scenario *sc = v->w.sc;
 	double cons[3], bat[3] = {0, 0, 0}, grid[3];
 	sim_house_contribution(&v->house, &v->rng, t, cons);
 	for (size_t i = 0; i < v->w.nbat; i++)
@@ -96,12 +98,16 @@ static int meter_sample(struct vrun *v, double t, struct eval_sample *s, bool *f
 	if (hist_push(&v->hist, t, grid) < 0)
 		return -1;
 	struct hist *h = &v->hist;
-	double horizon = t - sc->meter_latency - sc->meter_interval - 1.0;
+	double horizon = t - v->latency - v->interval - 1.0;
 	while (h->n - h->head > 1 && h->v[h->head].t < horizon)
 		h->head++;
 	*fresh = false;
-	if (t - v->meter_read_at >= sc->meter_interval) {
-		double target = t - sc->meter_latency;
+	bool due = t - v->meter_read_at >= v->interval;
+	if (due && v->o->timing.stale > 0 &&
+	    sim_rng_uniform(&v->timing_rng, 0.0, 1.0) < v->o->timing.stale)
+		due = false; /* this refresh is missed: the reading stays stale */
+	if (due) {
+		double target = t - v->latency;
 		size_t pick = h->head;
 		for (size_t k = h->head; k < h->n && h->v[k].t <= target; k++)
 			pick = k;
@@ -179,7 +185,12 @@ static int ct_answer(struct vrun *v, size_t i, const char *req, size_t len,
 static int poll_battery(struct vrun *v, size_t i, double t)
 {
 	struct sim_battery *b = &v->bat[i];
-	sim_bat_tick(b, b->cfg.poll_interval);
+	/* With poll jitter, the physics runs over the real time since the last poll. */
+	double dt = b->cfg.poll_interval;
+	if (v->o->timing.jitter > 0 && v->last_poll[i] >= 0)
+		dt = t - v->last_poll[i];
+	v->last_poll[i] = t;
+	sim_bat_tick(b, dt);
 	char req[SIM_CT_MAX_FRAME];
 	bool inspection = false;
 	int qn = sim_bat_request(b, req, sizeof(req), &inspection);
@@ -244,7 +255,11 @@ static int run_loop(struct vrun *v)
 			return 0;
 		if (eval_world_advance(&v->w, t) < 0 || poll_battery(v, i, t) < 0)
 			return -1;
-		v->next_poll[i] = t + v->bat[i].cfg.poll_interval;
+		double next = v->bat[i].cfg.poll_interval;
+		double j = v->o->timing.jitter;
+		if (j > 0)
+			next = fmax(0.05, next + sim_rng_uniform(&v->timing_rng, -j, j));
+		v->next_poll[i] = t + next;
 	}
 }
 
@@ -270,12 +285,18 @@ void *eval_virtual_run(const struct eval_scenario *sc, const struct eval_opts *o
 		goto done;
 	/* The daemon engine's generator, seeded the same way: it draws the house noise. */
 	sim_rng_seed(&v->rng, o->seed);
+	sim_rng_seed(&v->timing_rng, o->seed ^ 0x7431d0c5u);
+	v->latency = o->timing.latency >= 0 ? o->timing.latency : sc->meter_latency;
+	v->interval = o->timing.interval >= 0 ? o->timing.interval : sc->meter_interval;
 	v->house = v->cfg.house;
 	v->w.house = &v->house;
 	v->w.nbat = v->cfg.nbat;
 	for (size_t i = 0; i < v->cfg.nbat; i++) {
 		struct sim_bat_cfg bc = v->cfg.bat[i];
 		snprintf(bc.ct_mac, sizeof(bc.ct_mac), "%s", v->cfg.ct_mac);
+		if (o->timing.ramp > 0)
+			bc.ramp_rate = o->timing.ramp;
+		v->last_poll[i] = -1.0;
 		sim_bat_init(&v->bat[i], &bc);
 		v->w.bat[i] = &v->bat[i];
 		v->next_poll[i] = VIRT_FIRST_POLL_S + (double)i * VIRT_STAGGER_S;

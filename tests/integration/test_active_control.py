@@ -58,11 +58,10 @@ def test_active_is_the_default():
         m.stop()
 
 
-def test_worked_example_pacing():
-    # REFERENCE §1.10's worked example is upstream's controller: run it that way.
+def worked_example_pacing(extra_ct):
     m = Meter()
     m.set_power(300)
-    d, port = start(m, "GRID_PREDICTOR = upstream")
+    d, port = start(m, extra_ct)
     try:
         u = Udp(port)
         f = ask(u, mac="AABBCCDDEEFF", phase="A", power=100)
@@ -83,13 +82,24 @@ def test_worked_example_pacing():
         m.stop()
 
 
-def test_default_pacing_grows_in_one_poll():
-    """Our default (dead-time predictor): the same two requests start at the 30 W base step
+def test_worked_example_pacing():
+    # REFERENCE §1.10's worked example is upstream's controller: run it that way.
+    worked_example_pacing("GRID_PREDICTOR = upstream")
+
+
+def test_default_is_upstream_controller():
+    """Issue 14: the default controller is upstream's (the dead-time predictor overshot on
+    a plant it was not tuned on), so the worked example holds without any setting."""
+    worked_example_pacing("")
+
+
+def test_deadtime_pacing_grows_in_one_poll():
+    """The opt-in dead-time predictor: the same two requests start at the 30 W base step
     too, but once the battery follows the cap goes to PACE_MAX_STEP at once (upstream
     doubles it to 60), so the second delta is well above 60 and at most 400."""
     m = Meter()
     m.set_power(300)
-    d, port = start(m)
+    d, port = start(m, "GRID_PREDICTOR = deadtime")
     try:
         u = Udp(port)
         f = ask(u, mac="AABBCCDDEEFF", phase="A", power=100)
@@ -290,7 +300,8 @@ if __name__ == "__main__":
     Runner().run([
         test_active_is_the_default,
         test_worked_example_pacing,
-        test_default_pacing_grows_in_one_poll,
+        test_default_is_upstream_controller,
+        test_deadtime_pacing_grows_in_one_poll,
         test_worked_example_split_pacing_off,
         test_inspection_gets_raw_values,
         test_restart_keeps_manual_target,

@@ -244,8 +244,15 @@ static void test_config(void **st)
 	struct bal_config c;
 	struct err e;
 	assert_int_equal(load("[GENERAL]\n", &c, &e), 0);
-	assert_true(c.active_control && c.balance_gain == 0.2 && c.pace_max_step == 400);
-	assert_true(c.predictor == BAL_PRED_DEADTIME);
+	/* Issue 14: the file's default is upstream's controller, with its pacing. */
+	assert_true(c.active_control && c.balance_gain == 0.2 && c.pace_max_step == 100);
+	assert_true(c.predictor == BAL_PRED_UPSTREAM && c.inflight_comp);
+	assert_int_equal(load("[CT002]\nGRID_PREDICTOR = deadtime\n", &c, &e), 0);
+	assert_true(c.predictor == BAL_PRED_DEADTIME && c.pace_max_step == 400);
+	assert_int_equal(
+	        load("[CT002]\nGRID_PREDICTOR = deadtime\nINFLIGHT_COMPENSATION = no\n", &c, &e),
+	        0);
+	assert_false(c.inflight_comp);
 	assert_true(c.balance_deadband == 25 && c.min_target_for_saturation == 20);
 	assert_true(c.warning[0] == '\0');
 	assert_int_equal(load("[CT002]\nACTIVE_CONTROL = false\nBALANCE_GAIN = 3\n"

@@ -303,6 +303,33 @@ static void test_pacing_fast_growth_pool_split(void **st)
 	assert_true(fabs(r1 - 30.0) < 1e-9 && fabs(r2 - 60.0) < 1e-9);
 }
 
+/* Issue 14: a battery ramping at its limit has not delivered the last command yet; the part
+ * still coming is taken off a same-direction reading, never reversed on the estimate. */
+static void test_inflight_compensation(void **st)
+{
+	(void)st;
+	struct bal_cstate s;
+	memset(&s, 0, sizeof(s));
+	/* First call: nothing in flight. The pacing then sends -400 of the -900. */
+	assert_true(bal_inflight(&s, -900.0, 643.0, 10.0) == -900.0);
+	bal_inflight_sent(&s, -400.0);
+	s.has_pace_prev = true;
+	s.pace_prev_reported = 643.0;
+	s.pace_last_at = 10.0;
+	/* One second on the output moved 200 W (its ramp limit): 200 W of the -400 are still
+	 * coming, so -693 needs only -493 more. */
+	assert_true(fabs(bal_inflight(&s, -693.0, 443.0, 11.0) - -493.0) < 1e-9);
+	bal_inflight_sent(&s, -493.0);
+	s.pace_prev_reported = 443.0;
+	s.pace_last_at = 11.0;
+	/* Still at the limit, and more is in flight than needed: hold, do not reverse. */
+	assert_true(bal_inflight(&s, -150.0, 243.0, 12.0) == 0.0);
+	s.pace_prev_reported = 243.0;
+	s.pace_last_at = 12.0;
+	/* A slow move (30 W/s) is not a ramp limit: the battery is at its setpoint. */
+	assert_true(bal_inflight(&s, -150.0, 213.0, 13.0) == -150.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +341,7 @@ int main(void)
 	        cmocka_unit_test(test_step_no_double_count),
 	        cmocka_unit_test(test_b2500_hover_concentrated),
 	        cmocka_unit_test(test_pacing_fast_growth_pool_split),
+	        cmocka_unit_test(test_inflight_compensation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
