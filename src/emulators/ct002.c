@@ -142,18 +142,20 @@ static void reset_filters(struct ct002_emu *emu)
 }
 
 /* Builds and sends the answer to one request. */
-static void reply(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
-                  const struct sockaddr_in *peer, enum ct002_src src, const struct pm_reading *r)
+static void send_answer(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
+                        const struct sockaddr_in *peer, enum ct002_src src,
+                        const struct pm_reading *r, bool meter_news)
 {
 	ev_ms now = ev_now(emu->env.loop);
 	char addr[32];
 	net_sockaddr_str(peer, addr, sizeof(addr));
-	if (src == CT002_SRC_HOLD)
+	/* A hold for want of a slot says nothing about the meter (!meter_news). */
+	if (meter_news && src == CT002_SRC_HOLD)
 		log_complain(&emu->meter_fail, now, COMP,
 		             "no powermeter reading for %s: sending a zero adjustment so the "
 		             "battery holds its output",
 		             addr);
-	else if (src == CT002_SRC_METER)
+	else if (meter_news && src == CT002_SRC_METER)
 		log_release(&emu->meter_fail, COMP, "powermeter readings are back");
 	if (r && src == CT002_SRC_METER)
 		log_debug(COMP, "reading for %s is %lld ms old", addr, (long long)(now - r->at));
@@ -177,6 +179,22 @@ static void reply(struct ct002_emu *emu, const struct ct002_request *req, const 
 	if (sendto(emu->fd, emu->out, (size_t)n, 0, (const struct sockaddr *)peer, sizeof(*peer)) <
 	    0)
 		log_debug(COMP, "sendto %s: %s", addr, strerror(errno));
+}
+
+/* The answer from a meter's outcome (a reading, none routed, or a failure: logged). */
+static void reply(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
+                  const struct sockaddr_in *peer, enum ct002_src src, const struct pm_reading *r)
+{
+	send_answer(emu, req, id, peer, src, r, true);
+}
+
+/* The hold answer to a request that gets no meter read (refused in active control, or no
+ * parked slot for it): the meter is fine, so its failure log is left alone (else every
+ * such answer and the next reading would log a complaint and a recovery). */
+static void reply_hold(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
+                       const struct sockaddr_in *peer)
+{
+	send_answer(emu, req, id, peer, CT002_SRC_HOLD, NULL, false);
 }
 
 static void parked_free(struct ct002_parked *p)
@@ -327,7 +345,7 @@ static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
 	if (upd.refused && ct002_core_active(&emu->core)) {
 		/* No slot, never an eviction of a live battery; but it is answered: the hold
 		 * answer, touching no one else's reply or the balancer. */
-		reply(emu, &req, id, peer, CT002_SRC_HOLD, NULL);
+		reply_hold(emu, &req, id, peer);
 		return;
 	}
 	if (!upd.refused)
@@ -365,13 +383,13 @@ static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
 		             "%u requests of new consumers (%u from %s) already wait for a "
 		             "reading: answering more with a hold",
 		             all, from_ip, addr);
-		reply(emu, &req, id, peer, CT002_SRC_HOLD, NULL);
+		reply_hold(emu, &req, id, peer);
 		return;
 	}
 	struct ct002_parked *p = parked_get(emu);
 	if (!p) {
 		/* Cannot park: answer hold at once rather than queue without bound. */
-		reply(emu, &req, id, peer, CT002_SRC_HOLD, NULL);
+		reply_hold(emu, &req, id, peer);
 		return;
 	}
 	/* Fill the slot before the read: the callback may run inside pm_meter_read if the
