@@ -137,6 +137,9 @@ int ct002_request_parse(const uint8_t *buf, size_t len, struct ct002_request *re
  * then none of them is counted in another battery's reply or given a share by the
  * balancer until it polls a second time. */
 #define CT002_NEWCOMERS_MAX 8
+/* Slots one source address may hold by default ([CT002] MAX_CONSUMERS_PER_ADDRESS): each
+ * real battery polls from its own IP, so an address with more is inventing ids. */
+#define CT002_PER_ADDR_DEFAULT 4
 
 enum ct002_bucket_idx { CT002_BX = 0, CT002_BA, CT002_BB, CT002_BC, CT002_BABC, CT002_NBUCKETS };
 
@@ -163,13 +166,17 @@ struct ct002_consumer {
 	uint32_t ip;            /* host byte order */
 	uint16_t port;
 	uint64_t seq; /* creation order: the balancer sees consumers first-seen first */
+	/* It took the slot of a once-seen consumer of its own address, which was at its
+	 * cap: that address invents ids, and its once-seen consumers do not count. */
+	bool churn;
 };
 
 struct ct002_core_cfg {
 	char ct_type[8];                  /* "HME-4" (ct002) or "HME-3" (ct003) */
 	char ct_mac[CT002_FIELD_MAX + 1]; /* empty = answer any CT MAC and echo it */
 	long wifi_rssi;
-	long consumer_ttl; /* seconds; < 0 = adaptive */
+	long consumer_ttl;     /* seconds; < 0 = adaptive */
+	unsigned per_addr_max; /* slots one source address may hold; 0 = CT002_PER_ADDR_DEFAULT */
 };
 
 struct ct002_core {
@@ -197,10 +204,22 @@ enum ct002_update_ev {
 	CT002_UPD_NEW,            /* a new consumer (no phase yet) */
 };
 
+/* How a new consumer got its slot, or why it got none. */
+enum ct002_admit {
+	CT002_ADMIT_KNOWN = 0, /* already in the table */
+	CT002_ADMIT_FREE,      /* a free slot */
+	CT002_ADMIT_EXPIRED,   /* the slot of a consumer past its TTL */
+	CT002_ADMIT_OWN_ONCE,  /* its address was at its cap: its own oldest once-seen one */
+	CT002_ADMIT_ONCE,      /* the table was full: the oldest once-seen consumer */
+	CT002_REFUSED_ADDR,    /* its address holds its cap of established batteries */
+	CT002_REFUSED_FULL,    /* every slot holds a live established battery */
+};
+
 struct ct002_update {
 	enum ct002_update_ev ev;
 	char old_phase;
-	bool refused; /* a newcomer found the table full of live consumers: not recorded */
+	bool refused;             /* no slot for this newcomer: not recorded (still answered) */
+	enum ct002_admit admit;   /* how it got its slot, or why not */
 	struct ct002_consumer *c; /* NULL when refused */
 };
 
@@ -212,6 +231,7 @@ struct ct002_resp_info {
 	bool steered;       /* the balancer decided sent[] */
 	bool reset_filters; /* a probe handoff ended: reset the powermeter filter chains */
 	unsigned events;    /* enum bal_event bits of this step */
+	bool alone;         /* id not in the table: answered as if it were alone */
 };
 
 /* Initialises an empty core (relay until ct002_core_set_balancer). */
@@ -244,10 +264,14 @@ size_t ct002_consumer_id(const struct ct002_request *req, uint32_t ip, uint16_t 
 struct ct002_consumer *ct002_core_find(struct ct002_core *core, const char *id);
 
 /* Records an accepted request at now: phase, power, device type, participate, address and
- * the poll-interval EMA. Creates the consumer if needed in a free slot or the expired one
- * silent longest; a live consumer is never evicted, so a newcomer that finds neither is not
- * recorded (upd->refused; a later respond for it treats it as unknown). Fills *upd (may be
- * NULL). */
+ * the poll-interval EMA. A new consumer is admitted like this (upd->admit says which):
+ *  - its source address already holds per_addr_max consumers: the address's own expired
+ *    one, else its own oldest once-seen one (polled once only), else it is refused;
+ *  - else a free slot, else the expired one silent longest, else the oldest once-seen one
+ *    of any address, else it is refused.
+ * An established battery (polled more than once) that is live is never evicted. A refused
+ * newcomer is not recorded (upd->refused); ct002_core_respond answers it as if it were
+ * alone. Fills *upd (may be NULL). */
 void ct002_core_update(struct ct002_core *core, const struct ct002_request *req, const char *id,
                        uint32_t ip, uint16_t port, ev_ms now, struct ct002_update *upd);
 
@@ -258,7 +282,8 @@ bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_co
 
 /* Whether c counts for the other batteries (buckets, balancer reports): it has polled more
  * than once, or there is no newcomer flood (more than CT002_NEWCOMERS_MAX consumers that
- * have polled once). */
+ * have polled once) and its address does not invent ids (no once-seen consumer of it got
+ * its slot by pushing out a sibling at the per-address cap). */
 bool ct002_consumer_counts(const struct ct002_core *core, const struct ct002_consumer *c);
 
 /* Per-bucket sums over participating, live consumers (x, A, B, C, ABC); during a newcomer
@@ -269,7 +294,10 @@ void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
 /* Builds the response to req from consumer id into out: resolves the values (src/r); in
  * active mode runs bal_step with every consumer's report (meter_ok = src != HOLD), whose
  * values replace them (steered targets, raw values for inspection, zeros on a hold);
- * records last_instructed, builds the 24 fields, encodes them and advances info_idx. Returns the
+ * records last_instructed, builds the 24 fields, encodes them and advances info_idx. An id
+ * not in the table (a refused newcomer, or one whose slot went while it waited) is answered
+ * as if it were alone, touching nothing else: relay values (zeros for NO_METER/HOLD), the
+ * hold answer in active mode, counts and buckets of its own report only. Returns the
  * frame length, or -1 if a value cannot be formatted or the frame does not fit (nothing is sent
  * then, info_idx unchanged). info may be NULL. */
 int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req, const char *id,
@@ -290,10 +318,10 @@ int ct002_core_fields(const struct ct002_core *core, const struct ct002_request 
  * Returns how many were removed. */
 unsigned ct002_core_expire(struct ct002_core *core, ev_ms now);
 
-/* Whole request handling without sockets or dedupe: decode, CT_MAC, update, respond.
- * Returns the response length, 0 if the request is dropped (bad frame, CT MAC mismatch, a
- * newcomer refused by a full table), or
- * -1 if no response could be built. For tests and fuzzing. */
+/* Whole request handling without sockets or dedupe: decode, CT_MAC, update, respond (a
+ * refused newcomer is answered as if alone). Returns the response length, 0 if the request
+ * is dropped (bad frame, CT MAC mismatch), or -1 if no response could be built. For tests
+ * and fuzzing. */
 int ct002_core_handle(struct ct002_core *core, const uint8_t *buf, size_t len, uint32_t ip,
                       uint16_t port, enum ct002_src src, const struct pm_reading *r, ev_ms now,
                       uint8_t *out, size_t cap);

@@ -26,13 +26,15 @@
 #include "astrameter/net.h"
 
 #define COMP "ct002"
-/* Requests waiting for a meter reading at once. A consumer has at most one (#542), and only
- * consumers in the table park, so the pool (twice the table) never runs out: a stranger's
- * flood cannot leave a known battery without a slot. */
+/* Requests waiting for a meter reading at once. A consumer has at most one (#542). */
 #define CT002_PARKED (2 * CT002_MAX_CONSUMERS)
-/* Parked requests of consumers without a history (seen once) per source address: one host
- * inventing ids gets no more than this. Known batteries are not limited. */
+/* Parked requests of batteries without a history (seen once, or refused a slot in the
+ * table) per source address: one host inventing ids gets no more than this. */
 #define CT002_PARKED_PER_ADDR 8
+/* ... and in all: the rest of the pool (one per table slot) stays for the established
+ * batteries, so a flood from many addresses cannot leave a known battery without a slot.
+ * A request over either bound gets the hold answer at once. */
+#define CT002_PARKED_NEWCOMERS (CT002_PARKED - CT002_MAX_CONSUMERS)
 /* Datagrams handled per wakeup before yielding to other fds (the fd stays readable, so the
  * level-triggered loop comes straight back). */
 #define CT002_BURST 256
@@ -73,8 +75,10 @@ struct ct002_emu {
 	bool state_from_env;                   /* path derived from $STATE_DIRECTORY */
 	int fd;
 	uint64_t cleanup_timer;
-	struct log_complain no_meter, meter_fail, table_full, busy;
-	ev_ms last_refused, last_busy; /* last newcomer refused / dropped (for the release) */
+	struct log_complain no_meter, meter_fail, table_full, addr_full, churn, busy;
+	/* Last newcomer refused a slot / pushing out a sibling of its address / answered
+	 * hold for want of a parked slot (for the releases). */
+	ev_ms last_refused, last_addr_full, last_churn, last_busy;
 	struct ct002_parked parked[CT002_PARKED];
 	uint8_t in[CT002_MAX_FRAME + 1];
 	uint8_t out[CT002_MAX_FRAME];
@@ -138,18 +142,20 @@ static void reset_filters(struct ct002_emu *emu)
 }
 
 /* Builds and sends the answer to one request. */
-static void reply(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
-                  const struct sockaddr_in *peer, enum ct002_src src, const struct pm_reading *r)
+static void send_answer(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
+                        const struct sockaddr_in *peer, enum ct002_src src,
+                        const struct pm_reading *r, bool meter_news)
 {
 	ev_ms now = ev_now(emu->env.loop);
 	char addr[32];
 	net_sockaddr_str(peer, addr, sizeof(addr));
-	if (src == CT002_SRC_HOLD)
+	/* A hold for want of a slot says nothing about the meter (!meter_news). */
+	if (meter_news && src == CT002_SRC_HOLD)
 		log_complain(&emu->meter_fail, now, COMP,
 		             "no powermeter reading for %s: sending a zero adjustment so the "
 		             "battery holds its output",
 		             addr);
-	else if (src == CT002_SRC_METER)
+	else if (meter_news && src == CT002_SRC_METER)
 		log_release(&emu->meter_fail, COMP, "powermeter readings are back");
 	if (r && src == CT002_SRC_METER)
 		log_debug(COMP, "reading for %s is %lld ms old", addr, (long long)(now - r->at));
@@ -173,6 +179,22 @@ static void reply(struct ct002_emu *emu, const struct ct002_request *req, const 
 	if (sendto(emu->fd, emu->out, (size_t)n, 0, (const struct sockaddr *)peer, sizeof(*peer)) <
 	    0)
 		log_debug(COMP, "sendto %s: %s", addr, strerror(errno));
+}
+
+/* The answer from a meter's outcome (a reading, none routed, or a failure: logged). */
+static void reply(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
+                  const struct sockaddr_in *peer, enum ct002_src src, const struct pm_reading *r)
+{
+	send_answer(emu, req, id, peer, src, r, true);
+}
+
+/* The hold answer to a request that gets no meter read (refused in active control, or no
+ * parked slot for it): the meter is fine, so its failure log is left alone (else every
+ * such answer and the next reading would log a complaint and a recovery). */
+static void reply_hold(struct ct002_emu *emu, const struct ct002_request *req, const char *id,
+                       const struct sockaddr_in *peer)
+{
+	send_answer(emu, req, id, peer, CT002_SRC_HOLD, NULL, false);
 }
 
 static void parked_free(struct ct002_parked *p)
@@ -206,14 +228,66 @@ static struct ct002_parked *parked_find(struct ct002_emu *emu, const char *id)
 	return NULL;
 }
 
-/* Parked requests of newcomers from source address ip. */
-static unsigned parked_newcomers(const struct ct002_emu *emu, uint32_t ip)
+/* Parked requests of newcomers: from source address ip (*from_ip), and in all (*all). */
+static void parked_newcomers(const struct ct002_emu *emu, uint32_t ip, unsigned *from_ip,
+                             unsigned *all)
 {
-	unsigned n = 0;
-	for (size_t i = 0; i < CT002_PARKED; i++)
-		if (emu->parked[i].used && emu->parked[i].newcomer && emu->parked[i].ip == ip)
-			n++;
-	return n;
+	*from_ip = *all = 0;
+	for (size_t i = 0; i < CT002_PARKED; i++) {
+		if (emu->parked[i].used && emu->parked[i].newcomer) {
+			(*all)++;
+			if (emu->parked[i].ip == ip)
+				(*from_ip)++;
+		}
+	}
+}
+
+/* Logs (rate-limited) how a newcomer was admitted, when that says something about a flood. */
+static void log_admit(struct ct002_emu *emu, const struct ct002_update *u, const char *id,
+                      const struct sockaddr_in *peer, ev_ms now)
+{
+	char addr[32];
+	switch (u->admit) {
+	case CT002_REFUSED_FULL:
+		net_sockaddr_str(peer, addr, sizeof(addr));
+		emu->last_refused = now;
+		log_complain(&emu->table_full, now, COMP,
+		             "consumer table full (%d live batteries): new consumer %s from %s "
+		             "gets no slot (answered as if it were alone)",
+		             CT002_MAX_CONSUMERS, id, addr);
+		break;
+	case CT002_REFUSED_ADDR:
+		net_sockaddr_str(peer, addr, sizeof(addr));
+		emu->last_addr_full = now;
+		log_complain(
+		        &emu->addr_full, now, COMP,
+		        "%s already holds %u established batteries (MAX_CONSUMERS_PER_ADDRESS): "
+		        "new consumer %s gets no slot (answered as if it were alone)",
+		        addr,
+		        emu->core.cfg.per_addr_max ? emu->core.cfg.per_addr_max
+		                                   : CT002_PER_ADDR_DEFAULT,
+		        id);
+		break;
+	case CT002_ADMIT_OWN_ONCE:
+		net_sockaddr_str(peer, addr, sizeof(addr));
+		emu->last_churn = now;
+		log_complain(&emu->churn, now, COMP,
+		             "%s invents battery ids (%u slots, MAX_CONSUMERS_PER_ADDRESS): new "
+		             "consumer %s replaces its oldest one seen once",
+		             addr,
+		             emu->core.cfg.per_addr_max ? emu->core.cfg.per_addr_max
+		                                        : CT002_PER_ADDR_DEFAULT,
+		             id);
+		break;
+	case CT002_ADMIT_ONCE:
+		/* A many-address flood, or a busy table: not news per consumer. */
+		log_debug(COMP, "consumer table full: new consumer %s replaces one seen once", id);
+		break;
+	case CT002_ADMIT_KNOWN:
+	case CT002_ADMIT_FREE:
+	case CT002_ADMIT_EXPIRED:
+		break;
+	}
 }
 
 static void log_update(const struct ct002_emu *emu, const struct ct002_update *u, const char *id)
@@ -267,18 +341,15 @@ static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
 	}
 	struct ct002_update upd;
 	ct002_core_update(&emu->core, &req, id, ip, port, now, &upd);
-	if (upd.refused) {
-		/* Every slot holds a live battery: a newcomer never evicts one. */
-		char addr[32];
-		net_sockaddr_str(peer, addr, sizeof(addr));
-		emu->last_refused = now;
-		log_complain(&emu->table_full, now, COMP,
-		             "consumer table full (%d live batteries): ignoring new consumer %s "
-		             "from %s",
-		             CT002_MAX_CONSUMERS, id, addr);
+	log_admit(emu, &upd, id, peer, now);
+	if (upd.refused && ct002_core_active(&emu->core)) {
+		/* No slot, never an eviction of a live battery; but it is answered: the hold
+		 * answer, touching no one else's reply or the balancer. */
+		reply_hold(emu, &req, id, peer);
 		return;
 	}
-	log_update(emu, &upd, id);
+	if (!upd.refused)
+		log_update(emu, &upd, id);
 	/* One reply per reading (#542): the battery's report and liveness are updated above,
 	 * but while its request waits for a reading a repeated poll gets no reply of its own
 	 * (a reply is a delta the battery adds: N replies would wind it up N times). */
@@ -300,21 +371,25 @@ static void handle(struct ct002_emu *emu, const uint8_t *buf, size_t len,
 		return;
 	}
 	log_release(&emu->no_meter, COMP, "a powermeter matches again");
-	bool newcomer = !upd.c->have_poll;
-	if (newcomer && parked_newcomers(emu, ip) >= CT002_PARKED_PER_ADDR) {
+	bool newcomer = upd.refused || !upd.c->have_poll;
+	unsigned from_ip = 0, all = 0;
+	if (newcomer)
+		parked_newcomers(emu, ip, &from_ip, &all);
+	if (newcomer && (from_ip >= CT002_PARKED_PER_ADDR || all >= CT002_PARKED_NEWCOMERS)) {
 		char addr[32];
 		net_sockaddr_str(peer, addr, sizeof(addr));
 		emu->last_busy = now;
 		log_complain(&emu->busy, now, COMP,
-		             "%d requests of new consumers from %s already wait for a reading: "
-		             "dropping more",
-		             CT002_PARKED_PER_ADDR, addr);
+		             "%u requests of new consumers (%u from %s) already wait for a "
+		             "reading: answering more with a hold",
+		             all, from_ip, addr);
+		reply_hold(emu, &req, id, peer);
 		return;
 	}
 	struct ct002_parked *p = parked_get(emu);
 	if (!p) {
 		/* Cannot park: answer hold at once rather than queue without bound. */
-		reply(emu, &req, id, peer, CT002_SRC_HOLD, NULL);
+		reply_hold(emu, &req, id, peer);
 		return;
 	}
 	/* Fill the slot before the read: the callback may run inside pm_meter_read if the
@@ -377,8 +452,15 @@ static ev_ms on_cleanup(struct ev_loop *loop, void *arg)
 	if (now - emu->last_refused > CT002_CLEANUP_MS)
 		log_release(&emu->table_full, COMP, "no new consumer refused for %d s",
 		            CT002_CLEANUP_MS / 1000);
+	if (now - emu->last_addr_full > CT002_CLEANUP_MS)
+		log_release(&emu->addr_full, COMP,
+		            "no new consumer refused for its address for %d s",
+		            CT002_CLEANUP_MS / 1000);
+	if (now - emu->last_churn > CT002_CLEANUP_MS)
+		log_release(&emu->churn, COMP, "no address invented battery ids for %d s",
+		            CT002_CLEANUP_MS / 1000);
 	if (now - emu->last_busy > CT002_CLEANUP_MS)
-		log_release(&emu->busy, COMP, "no new consumer's request dropped for %d s",
+		log_release(&emu->busy, COMP, "no new consumer's request answered hold for %d s",
 		            CT002_CLEANUP_MS / 1000);
 	return CT002_CLEANUP_MS;
 }
@@ -456,6 +538,11 @@ static void *ct002_create(const struct emu_env *env, const char *device_type, co
 	    cfg_get_int(s, "consumer_ttl", 0, 0, 100000000L, &ttl, e) != 0)
 		goto fail;
 	cc.consumer_ttl = ttl;
+	long per_addr;
+	if (cfg_get_int(s, "max_consumers_per_address", CT002_PER_ADDR_DEFAULT, 1,
+	                CT002_MAX_CONSUMERS, &per_addr, e) != 0)
+		goto fail;
+	cc.per_addr_max = (unsigned)per_addr;
 	if (cfg_get_bool(s, "debug_status", false, &emu->debug_status, e) != 0)
 		goto fail;
 	const char *env_dbg = getenv("DEBUG_STATUS");

@@ -108,21 +108,65 @@ bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_co
 	return c->used && secs(now) - c->ts > ct002_consumer_ttl(core, c);
 }
 
-/* A slot for a new consumer: a free one, else the expired one silent longest, else none.
- * A live battery is never evicted for a newcomer: with a fixed table, evicting the
- * stalest let a flood of made-up MACs push every real battery out (and its controller
- * state with it); now a flood can only fill the free slots. */
-static struct ct002_consumer *new_slot(struct ct002_core *core, ev_ms now)
+static unsigned per_addr_max(const struct ct002_core *core)
 {
-	struct ct002_consumer *expired = NULL;
+	return core->cfg.per_addr_max ? core->cfg.per_addr_max : CT002_PER_ADDR_DEFAULT;
+}
+
+/* a is a better victim than b (NULL = none yet): silent longer, then older. */
+static bool older(const struct ct002_consumer *a, const struct ct002_consumer *b)
+{
+	return !b || a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
+
+/* A slot for a new consumer from ip, and how it was found (*how).
+ * A live established battery is never evicted for a newcomer: with a fixed table, evicting
+ * the stalest let a flood of made-up MACs push every real battery out (and its controller
+ * state with it). But a table that only takes free slots fills with a flood's made-up ids
+ * and then refuses every real battery that comes later, so:
+ *  - one address holds at most per_addr_max slots (each real battery has its own IP); at
+ *    its cap a newcomer replaces the address's own expired or oldest once-seen consumer,
+ *    so a one-host flood churns among its own few slots;
+ *  - otherwise a free slot, an expired one, and last the oldest once-seen consumer of any
+ *    address, so a flood from many (spoofed) addresses churns among once-seen entries and
+ *    a real battery, which polls again within a second or two, still gets in. */
+static struct ct002_consumer *new_slot(struct ct002_core *core, uint32_t ip, ev_ms now,
+                                       enum ct002_admit *how)
+{
+	struct ct002_consumer *free_c = NULL, *expired = NULL, *once = NULL;
+	struct ct002_consumer *own_expired = NULL, *own_once = NULL;
+	unsigned own = 0;
 	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
 		struct ct002_consumer *c = &core->c[i];
-		if (!c->used)
-			return c;
-		if (ct002_consumer_expired(core, c, now) && (!expired || c->ts < expired->ts))
+		if (!c->used) {
+			if (!free_c)
+				free_c = c;
+			continue;
+		}
+		bool exp = ct002_consumer_expired(core, c, now);
+		if (exp && older(c, expired))
 			expired = c;
+		if (!exp && !c->have_poll && older(c, once))
+			once = c;
+		if (c->ip != ip)
+			continue;
+		own++;
+		if (exp && older(c, own_expired))
+			own_expired = c;
+		if (!exp && !c->have_poll && older(c, own_once))
+			own_once = c;
 	}
-	return expired;
+	if (own >= per_addr_max(core)) {
+		*how = own_expired ? CT002_ADMIT_EXPIRED
+		       : own_once  ? CT002_ADMIT_OWN_ONCE
+		                   : CT002_REFUSED_ADDR;
+		return own_expired ? own_expired : own_once;
+	}
+	*how = free_c    ? CT002_ADMIT_FREE
+	       : expired ? CT002_ADMIT_EXPIRED
+	       : once    ? CT002_ADMIT_ONCE
+	                 : CT002_REFUSED_FULL;
+	return free_c ? free_c : expired ? expired : once;
 }
 
 /* More than CT002_NEWCOMERS_MAX consumers that have polled only once: a flood of made-up
@@ -137,9 +181,31 @@ static bool newcomer_flood(const struct ct002_core *core)
 	return n > CT002_NEWCOMERS_MAX;
 }
 
+/* Address ip invents ids: one of its once-seen consumers got its slot by pushing out a
+ * sibling at the per-address cap. */
+static bool addr_churns(const struct ct002_core *core, uint32_t ip)
+{
+	for (size_t i = 0; i < CT002_MAX_CONSUMERS; i++) {
+		const struct ct002_consumer *c = &core->c[i];
+		if (c->used && c->ip == ip && !c->have_poll && c->churn)
+			return true;
+	}
+	return false;
+}
+
+/* counts() with newcomer_flood() computed once by the caller. */
+static bool counts(const struct ct002_core *core, const struct ct002_consumer *c, bool flood)
+{
+	if (!c->used)
+		return false;
+	if (c->have_poll)
+		return true;
+	return !flood && !addr_churns(core, c->ip);
+}
+
 bool ct002_consumer_counts(const struct ct002_core *core, const struct ct002_consumer *c)
 {
-	return c->used && (c->have_poll || !newcomer_flood(core));
+	return counts(core, c, newcomer_flood(core));
 }
 
 static bool real_phase(char p)
@@ -155,7 +221,7 @@ void ct002_core_update(struct ct002_core *core, const struct ct002_request *req,
 	struct ct002_consumer *c = ct002_core_find(core, id);
 	bool fresh = false;
 	if (!c) {
-		c = new_slot(core, now);
+		c = new_slot(core, ip, now, &u.admit);
 		if (!c) {
 			u.refused = true;
 			if (upd)
@@ -166,6 +232,7 @@ void ct002_core_update(struct ct002_core *core, const struct ct002_request *req,
 		c->used = true;
 		snprintf(c->id, sizeof(c->id), "%s", id);
 		c->seq = ++core->next_seq;
+		c->churn = u.admit == CT002_ADMIT_OWN_ONCE;
 		fresh = true;
 	} else {
 		double raw = now_s - c->ts;
@@ -215,8 +282,9 @@ static enum ct002_bucket_idx bucket_of(char phase)
 	}
 }
 
-/* The buckets as the consumer self (NULL: nobody in particular) is told them: during a
- * newcomer flood the newcomers are left out, except self. */
+/* The buckets as the consumer self (NULL: nobody in particular) is told them: consumers
+ * that do not count (a newcomer flood, an address inventing ids) are left out, except
+ * self. */
 static void buckets(const struct ct002_core *core, ev_ms now, const struct ct002_consumer *self,
                     struct ct002_bucket out[CT002_NBUCKETS])
 {
@@ -229,7 +297,7 @@ static void buckets(const struct ct002_core *core, ev_ms now, const struct ct002
 		 * before the cleanup timer removes them, like the real CT (#462). */
 		if (!c->used || !c->participates || ct002_consumer_expired(core, c, now))
 			continue;
-		if (flood && !c->have_poll && c != self)
+		if (c != self && !counts(core, c, flood))
 			continue;
 		enum ct002_bucket_idx b = bucket_of(c->phase);
 		/* Counted whatever its power: relay batteries divide by this count. */
@@ -267,6 +335,24 @@ void ct002_core_buckets(const struct ct002_core *core, ev_ms now,
 	buckets(core, now, NULL, out);
 }
 
+/* The buckets of a battery that is not in the table, as if it were alone: its own report
+ * only (reported power: it was never instructed). */
+static void buckets_alone(const struct ct002_request *req, struct ct002_bucket out[CT002_NBUCKETS])
+{
+	memset(out, 0, sizeof(out[0]) * CT002_NBUCKETS);
+	if (!req->participates)
+		return;
+	struct ct002_bucket *b = &out[bucket_of(req->phase)];
+	b->count = 1;
+	if (req->power == 0)
+		return;
+	b->active = true;
+	if (req->power < 0)
+		b->chrg = req->power;
+	else
+		b->dchrg = req->power;
+}
+
 static void set_num(struct ct002_fields *o, size_t i, long long v)
 {
 	snprintf(o->num[i], sizeof(o->num[i]), "%lld", v);
@@ -284,8 +370,10 @@ static int set_round(struct ct002_fields *o, size_t i, double v)
 	return 0;
 }
 
+/* The 24 fields; self is the requester's record, or NULL for a battery not in the table
+ * (alone: buckets of its own report only). */
 static int fields(const struct ct002_core *core, const struct ct002_request *req,
-                  const double values[3], ev_ms now, const struct ct002_consumer *self,
+                  const double values[3], ev_ms now, const struct ct002_consumer *self, bool alone,
                   struct ct002_fields *o)
 {
 	bool active = ct002_core_active(core);
@@ -314,7 +402,10 @@ static int fields(const struct ct002_core *core, const struct ct002_request *req
 	set_num(o, 13, core->info_idx);
 
 	struct ct002_bucket b[CT002_NBUCKETS];
-	buckets(core, now, self, b);
+	if (alone)
+		buckets_alone(req, b);
+	else
+		buckets(core, now, self, b);
 	for (size_t i = 0; i < 3; i++) {
 		const struct ct002_bucket *pb = &b[CT002_BA + i];
 		/* Active control already split the demand per battery, so the count must be
@@ -341,7 +432,7 @@ static int fields(const struct ct002_core *core, const struct ct002_request *req
 int ct002_core_fields(const struct ct002_core *core, const struct ct002_request *req,
                       const double values[3], ev_ms now, struct ct002_fields *o)
 {
-	return fields(core, req, values, now, NULL, o);
+	return fields(core, req, values, now, NULL, false, o);
 }
 
 int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req, const char *id,
@@ -378,7 +469,11 @@ int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req,
 	        req->phase != 'A' && req->phase != 'B' && req->phase != 'C' && req->phase != 'D';
 	struct bal_output bo;
 	memset(&bo, 0, sizeof(bo));
-	if (ct002_core_active(core) && c && !ct002_consumer_counts(core, c)) {
+	if (ct002_core_active(core) && !c) {
+		/* Not in the table (refused, or its slot went while it waited): the hold
+		 * answer; the balancer never hears of it. */
+		memset(values, 0, sizeof(values));
+	} else if (ct002_core_active(core) && !ct002_consumer_counts(core, c)) {
 		/* A newcomer during a newcomer flood: not steered (the balancer neither
 		 * hears of it nor steps for it) and told to hold until it polls again. */
 		memset(values, 0, sizeof(values));
@@ -414,7 +509,7 @@ int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req,
 		c->last_instructed = (double)req->power + delta;
 	}
 	struct ct002_fields f;
-	if (fields(core, req, values, now, c, &f) < 0)
+	if (fields(core, req, values, now, c, !c, &f) < 0)
 		return -1;
 	int n = ct002_encode(f.f, CT002_RESP_FIELDS, out, cap);
 	if (n < 0)
@@ -426,6 +521,7 @@ int ct002_core_respond(struct ct002_core *core, const struct ct002_request *req,
 		info->steered = bo.steered;
 		info->reset_filters = bo.reset_filters;
 		info->events = bo.events;
+		info->alone = !c;
 	}
 	core->info_idx = (core->info_idx + 1) % 256;
 	return n;
@@ -455,9 +551,8 @@ int ct002_core_handle(struct ct002_core *core, const uint8_t *buf, size_t len, u
 	char id[CT002_ID_MAX + 1];
 	ct002_consumer_id(&req, ip, port, id, sizeof(id));
 	struct ct002_update upd;
+	/* A refused newcomer is answered all the same, as if it were alone. */
 	ct002_core_update(core, &req, id, ip, port, now, &upd);
-	if (upd.refused)
-		return 0;
 	return ct002_core_respond(core, &req, id, src, r, now, out, cap, NULL);
 }
 
@@ -474,7 +569,7 @@ size_t ct002_core_reports(const struct ct002_core *core, struct bal_report *out,
 		if (!c->used)
 			continue;
 		/* Made-up ids of a flood get no share of the demand. */
-		if (flood && !c->have_poll && !(self_id && strcmp(c->id, self_id) == 0))
+		if (!counts(core, c, flood) && !(self_id && strcmp(c->id, self_id) == 0))
 			continue;
 		size_t k = n++;
 		while (k > 0 && order[k - 1]->seq > c->seq) {

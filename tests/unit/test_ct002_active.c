@@ -58,6 +58,16 @@ static void rig_fini(struct rig *g)
 	bal_destroy(g->bal);
 }
 
+/* Each real battery polls from its own address: 10.x.y.z from a hash of its id (the table
+ * holds at most a few consumers per address). */
+static uint32_t ip_of(const char *id)
+{
+	uint32_t h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return 0x0a000000u | (h & 0xffffffu);
+}
+
 /* One request through update + respond; fields[] gets the 24 response fields. */
 static void ask(struct rig *g, const char *mac, const char *phase, const char *power,
                 const char *dev, enum ct002_src src, double a, double b, double c, ev_ms now,
@@ -76,7 +86,7 @@ static void ask(struct rig *g, const char *mac, const char *phase, const char *p
 	assert_int_equal(ct002_request_parse(buf, (size_t)len, &req), CT002_OK);
 	char id[CT002_ID_MAX + 1];
 	ct002_consumer_id(&req, 0x0a000001, 22222, id, sizeof(id));
-	ct002_core_update(&g->core, &req, id, 0x0a000001, 22222, now, NULL);
+	ct002_core_update(&g->core, &req, id, ip_of(id), 22222, now, NULL);
 	struct pm_reading r = {.w = {a, b, c}, .n = 3, .at = now};
 	struct ct002_resp_info inf;
 	int n = ct002_core_respond(&g->core, &req, id, src, &r, now, out, sizeof(out), &inf);
@@ -279,6 +289,41 @@ static void test_reports_first_seen_order(void **state)
 	assert_int_equal(rep[1].phase, 'C');
 	assert_int_equal(self, 1);
 	rig_fini(&g);
+}
+
+/* A newcomer refused a slot (table full of established batteries) gets the hold answer
+ * in active mode and changes nothing for anyone: the next answer to a battery in the
+ * table is the same, field for field (but info_idx), as without it. */
+static void test_refused_newcomer_holds_touches_nobody(void **state)
+{
+	(void)state;
+	struct rig g[2];
+	char f[24][CT002_FIELD_MAX + 1], f2[24][CT002_FIELD_MAX + 1], mac[16];
+	struct ct002_resp_info info;
+	for (int r = 0; r < 2; r++) {
+		rig_init(&g[r], "PACE_BASE_STEP = 0");
+		for (int k = 0; k < 2; k++)
+			for (int i = 0; i < CT002_MAX_CONSUMERS; i++) {
+				snprintf(mac, sizeof(mac), "0000000000%02x", i);
+				ask(&g[r], mac, i % 2 ? "B" : "A", "50", NULL, CT002_SRC_METER, 300,
+				    100, 0, 1000 + 1000 * k + i, f, NULL);
+			}
+	}
+	ask(&g[0], "00000000ffff", "A", "-400", NULL, CT002_SRC_METER, 300, 100, 0, 2500, f, &info);
+	want(f, 4, (const char *const[]){"0", "0", "0", "0"}, 4);
+	assert_true(info.alone);
+	assert_false(info.steered);
+	assert_null(ct002_core_find(&g[0].core, "00000000ffff"));
+	struct bal_report rep[CT002_MAX_CONSUMERS];
+	assert_int_equal(ct002_core_reports(&g[0].core, rep, NULL, NULL), CT002_MAX_CONSUMERS);
+	ask(&g[0], "000000000000", "A", "50", NULL, CT002_SRC_METER, 300, 100, 0, 3000, f, NULL);
+	ask(&g[1], "000000000000", "A", "50", NULL, CT002_SRC_METER, 300, 100, 0, 3000, f2, NULL);
+	for (size_t i = 0; i < 24; i++)
+		if (i != 13 && strcmp(f[i], f2[i]) != 0)
+			fail_msg("field %zu: '%s' with the refused newcomer, '%s' without", i, f[i],
+			         f2[i]);
+	rig_fini(&g[0]);
+	rig_fini(&g[1]);
 }
 
 static void test_control_errors(void **state)
@@ -573,6 +618,7 @@ int main(void)
 	        cmocka_unit_test(test_eviction_drops_state_keeps_controls),
 	        cmocka_unit_test(test_reports_first_seen_order),
 	        cmocka_unit_test(test_control_errors),
+	        cmocka_unit_test(test_refused_newcomer_holds_touches_nobody),
 	        cmocka_unit_test(test_replay_reference_active),
 	        cmocka_unit_test(test_emu_state_file_roundtrip),
 	        cmocka_unit_test(test_emu_state_directory),

@@ -3,7 +3,8 @@
  * the real UDP socket and a fake powermeter driver whose fetch completes when the test says
  * so. One parked request per consumer (#542: a repeated poll gets no reply of its own),
  * newcomers' parked requests bounded per source address while a known battery always
- * parks, and teardown answering every parked request. */
+ * parks (the newcomers over the bound get the hold answer), a battery refused a slot
+ * answered with the reading, and teardown answering every parked request. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -195,13 +196,15 @@ static void test_newcomers_bounded_per_address_known_always_parks(void **state)
 	publish(&t, 1);
 	assert_int_equal(replies(&t, real, 50, NULL, 0), 1);
 	usleep((PM_DEFAULT_FRESH_MS + 50) * 1000); /* the cached reading is stale again */
-	/* One host invents 20 batteries: 8 of them park (CT002_PARKED_PER_ADDR). */
+	/* One host invents 20 batteries: 8 of them park (CT002_PARKED_PER_ADDR), the rest
+	 * get the hold answer at once (answered, not dropped). */
 	char mac[16];
 	for (int i = 0; i < 20; i++) {
 		snprintf(mac, sizeof(mac), "ffff0000%04x", i);
 		poll_ct(&t, bad, mac);
 	}
-	assert_int_equal(replies(&t, bad, 50, NULL, 0), 0);
+	assert_int_equal(replies(&t, bad, 50, w0, sizeof(w0)), 12);
+	assert_string_equal(w0, "0");
 	/* The known battery still parks and gets the reading, not a hold. */
 	poll_ct(&t, real, "aabbccddee01");
 	assert_int_equal(replies(&t, real, 50, NULL, 0), 0);
@@ -211,6 +214,36 @@ static void test_newcomers_bounded_per_address_known_always_parks(void **state)
 	assert_int_equal(replies(&t, bad, 50, NULL, 0), 8);
 	close(real);
 	close(bad);
+	teardown(&t);
+}
+
+/* A battery refused a slot (its address holds its cap of established batteries) is still
+ * answered, with the reading (relay), and one reply per reading like everyone. */
+static void test_refused_newcomer_gets_reading(void **state)
+{
+	(void)state;
+	struct t t;
+	setup(&t);
+	int nat = client("127.0.0.7");
+	char w0[32], mac[16];
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < CT002_PER_ADDR_DEFAULT; i++) {
+			snprintf(mac, sizeof(mac), "aabbccdd00%02x", i);
+			poll_ct(&t, nat, mac);
+		}
+		int n = replies(&t, nat, 50, NULL, 0);
+		publish(&t, 7);
+		assert_int_equal(n + replies(&t, nat, 50, NULL, 0), CT002_PER_ADDR_DEFAULT);
+	}
+	usleep((PM_DEFAULT_FRESH_MS + 50) * 1000);
+	poll_ct(&t, nat, "aabbccdd0099");
+	poll_ct(&t, nat, "aabbccdd0099");
+	assert_int_equal(replies(&t, nat, 50, NULL, 0), 0);
+	assert_null(ct002_core_find((struct ct002_core *)ct002_emu_core(t.emu), "aabbccdd0099"));
+	publish(&t, 555);
+	assert_int_equal(replies(&t, nat, 50, w0, sizeof(w0)), 1);
+	assert_string_equal(w0, "555");
+	close(nat);
 	teardown(&t);
 }
 
@@ -245,6 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_one_parked_request_per_consumer),
 	        cmocka_unit_test(test_newcomers_bounded_per_address_known_always_parks),
+	        cmocka_unit_test(test_refused_newcomer_gets_reading),
 	        cmocka_unit_test(test_teardown_answers_parked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
