@@ -71,6 +71,8 @@ static const struct cfg_schema_key k_ct[] = {
         {"OSC_DAMP_THRESHOLD", H},
         {"GRID_PREDICT_TRUST", H},
         {"GRID_PREDICTOR", H | CFG_KEY_LOCAL},
+        {"INFLIGHT_COMPENSATION", H | CFG_KEY_LOCAL},
+        {"MAX_CONSUMERS_PER_ADDRESS", H | CFG_KEY_LOCAL},
         {"CONCENTRATE_DEADBAND", H},
         {"IMPORT_TRIM_W", H},
         {"MIN_DC_OUTPUT", H},

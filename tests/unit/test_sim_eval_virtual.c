@@ -33,6 +33,9 @@ static struct eval_opts opts(enum eval_mode mode, double duration, uint64_t seed
 	o.time_scale = 1.0;
 	o.seed = seed;
 	o.trace_dir = TRACES;
+	o.timing.latency =
+	        -1.0; /* the scenario's meter timing, as astra-sim eval without --timing */
+	o.timing.interval = -1.0;
 	return o;
 }
 
