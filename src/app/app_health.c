@@ -11,8 +11,6 @@
 
 #define COMP "main"
 
-/* `astrameter --healthcheck`: the daemon's /health on 127.0.0.1, port from the config
- * (a config that cannot be read falls back to the default port). Exit code 0 iff 200. */
 int app_healthcheck(const struct app_opts *o)
 {
 	struct cfg cfg;
@@ -45,8 +43,6 @@ int app_healthcheck(const struct app_opts *o)
 	return st == 200 ? 0 : 1;
 }
 
-/* Starts the health endpoint with the settings of app (NULL if disabled or on error: a
- * port in use is logged, naming the port, and is not fatal, as upstream). */
 struct web_server *app_web_start(const struct app *app, ev_ms boot)
 {
 	if (!app->web_enabled)
@@ -66,21 +62,64 @@ struct web_server *app_web_start(const struct app *app, ev_ms boot)
 	return w;
 }
 
-/* Points the health endpoint at app's meters and devices. */
+/* Starts a fetch on pull meters nobody asked for in a while: a /health request does that
+ * for a meter whose last attempt is older than half of max_age, so a quiet night without
+ * battery requests does not look like a dead meter. */
+static void kick_idle(struct app *app, ev_ms max_age_ms, ev_ms now)
+{
+	if (max_age_ms <= 0)
+		return;
+	for (size_t i = 0; i < app->meters.n; i++) {
+		struct pm_meter *m = app->meters.m[i];
+		if (m->drv->push || !m->drv->poll || m->in_flight)
+			continue;
+		if (m->fetches == 0 || now - m->last_attempt >= max_age_ms / 2)
+			pm_meter_kick(m, now);
+	}
+}
+
+/* The health endpoint's snapshot callback (web_snapshot_fn): the live state of the
+ * running setup's meters and devices. */
+static void snapshot(void *arg, ev_ms now, struct web_health *h)
+{
+	struct app *app = arg;
+	kick_idle(app, h->max_age_ms, now);
+	for (size_t i = 0; i < app->meters.n; i++) {
+		const struct pm_meter *m = app->meters.m[i];
+		app->wmeters[i] = (struct web_meter_info){.name = m->name,
+		                                          .kind = m->drv->name,
+		                                          .have = m->have,
+		                                          .failed = m->failed,
+		                                          .last_success = m->last_success,
+		                                          .error = m->last_error,
+		                                          .fetches = m->fetches,
+		                                          .failures = m->failures};
+	}
+	for (size_t i = 0; i < app->n_dev; i++) {
+		const struct app_device *d = &app->dev[i];
+		app->wdevs[i] =
+		        (struct web_device_info){.type = d->type, .id = d->id, .consumers = -1};
+		if (d->ops && d->ops->status && d->self) {
+			struct emu_status st = {0};
+			d->ops->status(d->self, &st);
+			app->wdevs[i].consumers = (long)st.consumers;
+		}
+	}
+	h->meters = app->wmeters;
+	h->n_meters = app->meters.n;
+	h->devices = app->wdevs;
+	h->n_devices = app->n_dev;
+	h->started = app->started;
+}
+
 void app_web_attach(struct web_server *w, struct app *app)
 {
 	if (!w)
 		return;
-	for (size_t i = 0; i < app->n_dev; i++)
-		app->wdev[i] = (struct web_device){.type = app->dev[i].type,
-		                                   .id = app->dev[i].id,
-		                                   .ops = app->dev[i].ops,
-		                                   .self = app->dev[i].self};
-	web_server_set_sources(w, &app->meters, app->wdev, app->n_dev, ev_now(app->loop));
+	app->started = ev_now(app->loop);
+	web_server_set_source(w, snapshot, app);
 }
 
-/* The health endpoint for a new setup: the running one is kept (and pointed at fresh)
- * when its port is unchanged, so a reload does not drop its listening socket. */
 struct web_server *app_web_switch(struct web_server *web, struct app *fresh, ev_ms boot)
 {
 	if (web && fresh->web_enabled && web_server_port(web) == (uint16_t)fresh->web_port) {

@@ -136,7 +136,8 @@ static int build_meters(struct app *app, struct err *e)
 {
 	size_t cap = app->cfg.n ? app->cfg.n : 1;
 	app->meters.m = calloc(cap, sizeof(*app->meters.m));
-	if (!app->meters.m)
+	app->wmeters = calloc(cap, sizeof(*app->wmeters));
+	if (!app->meters.m || !app->wmeters)
 		return err_set(e, "out of memory");
 	for (size_t i = 0; i < app->cfg.n; i++) {
 		struct cfg_section *s = &app->cfg.sec[i];
@@ -165,6 +166,8 @@ static void teardown(struct app *app)
 	free(app->meters.m);
 	app->meters.m = NULL;
 	app->meters.n = 0;
+	free(app->wmeters);
+	app->wmeters = NULL;
 	if (app->http)
 		http_client_free(app->http);
 	app->http = NULL;

@@ -34,10 +34,13 @@ struct app {
 	struct pm_set meters;
 	struct app_device dev[APP_MAX_DEVICES];
 	size_t n_dev;
-	struct web_device wdev[APP_MAX_DEVICES]; /* the devices as the health endpoint sees them */
-	bool web_enabled;                        /* [GENERAL] ENABLE_WEB_SERVER */
-	long web_port;                           /* [GENERAL] WEB_SERVER_PORT */
-	ev_ms health_max;                        /* [GENERAL] HEALTH_MAX_AGE (ours), ms; 0 = off */
+	/* The health endpoint's snapshot of this setup (app_health.c fills it per request). */
+	struct web_meter_info *wmeters; /* one per meter */
+	struct web_device_info wdevs[APP_MAX_DEVICES];
+	ev_ms started;    /* when this setup was attached to the health endpoint */
+	bool web_enabled; /* [GENERAL] ENABLE_WEB_SERVER */
+	long web_port;    /* [GENERAL] WEB_SERVER_PORT */
+	ev_ms health_max; /* [GENERAL] HEALTH_MAX_AGE (ours), ms; 0 = off */
 	bool skip_test;
 	int sigfd;
 	enum { RUN_GO, RUN_EXIT, RUN_RELOAD } next;
