@@ -143,6 +143,7 @@ struct balancer {
 	double demand_ema;
 
 	struct bal_ctl_entry ctl[BAL_MAX_CONTROLS];
+	uint64_t ctl_version; /* counts changes of ctl[] and the live switch (to persist) */
 };
 
 /* Per-step view: which reports take part, with their controls looked up once. */

@@ -705,6 +705,7 @@ void bal_set_active_control(struct balancer *b, bool on)
 {
 	b->active_control = on;
 	b->active_control_set = true;
+	b->ctl_version++;
 }
 
 bool bal_active_control(const struct balancer *b)

@@ -142,7 +142,7 @@ static int setup_ct(struct vrun *v, struct err *e)
 	struct cfg_section *meter = cfg_find(&v->ini, "JSON_HTTP");
 	struct cfg_section *general = cfg_find(&v->ini, "GENERAL");
 	struct bal_config bc;
-	if (bal_config_load(&bc, ct, e) < 0)
+	if (ct002_bal_config_load(&bc, ct, e) < 0)
 		return -1;
 	if (flt_chain_new(&v->chain, meter, general, e) < 0)
 		return -1;
