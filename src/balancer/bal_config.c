@@ -11,7 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "balancer/bal_internal.h"
+#include "astrameter/balancer.h"
+#include "balancer/bal_config.h"
+#include "balancer/bal_state.h"
 
 void bal_config_defaults(struct bal_config *c)
 {

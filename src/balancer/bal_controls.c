@@ -17,28 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "balancer/bal_internal.h"
+#include "balancer/bal_efficiency.h"
+#include "balancer/bal_saturation.h"
+#include "balancer/bal_state.h"
 
 #define CTL_MAGIC "astrameter-controls 1"
-
-void bal_controls_default(struct bal_controls *c)
-{
-	c->active = true;
-	c->auto_target = true;
-	c->manual_target = 0.0;
-	c->weight = 1.0;
-	c->eff_window_weight = 1.0;
-	c->has_min_dc_output = false;
-	c->min_dc_output = 0.0;
-}
-
-const struct bal_controls *bal_ctl_find(const struct balancer *b, const char *id)
-{
-	for (size_t i = 0; i < BAL_MAX_CONTROLS; i++)
-		if (b->ctl[i].used && strcmp(b->ctl[i].id, id) == 0)
-			return &b->ctl[i].c;
-	return NULL;
-}
 
 void bal_get_controls(const struct balancer *b, const char *id, struct bal_controls *out)
 {
