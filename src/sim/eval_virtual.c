@@ -9,7 +9,8 @@
  * daemon does. What is left out is what only exists in the daemon: sockets and transport
  * delay, the meter poller and its HTTP round trip, the real clock and its jitter. So a run
  * costs milliseconds and is deterministic for a seed. */
-#include "sim/eval.h"
+#include "sim/eval_virtual.h"
+#include "sim/eval_world.h"
 
 #include <math.h>
 #include <stdlib.h>
