@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* astrameter: the daemon's entry point. Everything but argument handling lives in the core
- * library (src/core/app.c) so that it can be tested. */
+/* astrameter: the daemon's entry point. Everything else lives in the app library
+ * (src/app/) so that it can be tested. */
 #include <stdio.h>
 
 #include "astrameter/app.h"

@@ -3,7 +3,8 @@
  * weight, efficiency-window weight, min DC output) and the device-level ACTIVE_CONTROL
  * switch. They are keyed by consumer id and kept apart from controller state, so a battery
  * that is evicted and comes back finds its settings again (upstream's ConsumerOverride),
- * and they are saved to a small text file so they also survive a restart.
+ * and they serialise to a small text that the owner (the CT002 emulator) keeps in a file so
+ * they also survive a restart; bal_controls_version() tells it when to write it again.
  *
  * File format (text, one record per line, '#' comments):
  *     astrameter-controls 1
@@ -11,38 +12,16 @@
  *     consumer <id> active=0|1 auto=0|1 manual=<W> weight=<w> eff_weight=<w> min_dc=<W>|-
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "balancer/bal_internal.h"
+#include "balancer/bal_efficiency.h"
+#include "balancer/bal_saturation.h"
+#include "balancer/bal_state.h"
 
-#define CTL_MAGIC    "astrameter-controls 1"
-#define CTL_FILE_MAX (BAL_MAX_CONTROLS * 256 + 128)
-
-void bal_controls_default(struct bal_controls *c)
-{
-	c->active = true;
-	c->auto_target = true;
-	c->manual_target = 0.0;
-	c->weight = 1.0;
-	c->eff_window_weight = 1.0;
-	c->has_min_dc_output = false;
-	c->min_dc_output = 0.0;
-}
-
-const struct bal_controls *bal_ctl_find(const struct balancer *b, const char *id)
-{
-	for (size_t i = 0; i < BAL_MAX_CONTROLS; i++)
-		if (b->ctl[i].used && strcmp(b->ctl[i].id, id) == 0)
-			return &b->ctl[i].c;
-	return NULL;
-}
+#define CTL_MAGIC "astrameter-controls 1"
 
 void bal_get_controls(const struct balancer *b, const char *id, struct bal_controls *out)
 {
@@ -63,7 +42,8 @@ static bool id_ok(const char *id)
 	return true;
 }
 
-/* The entry for id, created with defaults; NULL (e set) if the table is full. */
+/* The entry for id, created with defaults; NULL (e set) if the table is full. Every caller
+ * changes the entry, so this counts a change of what must be persisted. */
 static struct bal_controls *ctl_get(struct balancer *b, const char *id, struct err *e)
 {
 	if (!id_ok(id)) {
@@ -72,8 +52,10 @@ static struct bal_controls *ctl_get(struct balancer *b, const char *id, struct e
 	}
 	struct bal_ctl_entry *free_slot = NULL;
 	for (size_t i = 0; i < BAL_MAX_CONTROLS; i++) {
-		if (b->ctl[i].used && strcmp(b->ctl[i].id, id) == 0)
+		if (b->ctl[i].used && strcmp(b->ctl[i].id, id) == 0) {
+			b->ctl_version++;
 			return &b->ctl[i].c;
+		}
 		if (!b->ctl[i].used && !free_slot)
 			free_slot = &b->ctl[i];
 	}
@@ -84,6 +66,7 @@ static struct bal_controls *ctl_get(struct balancer *b, const char *id, struct e
 	free_slot->used = true;
 	snprintf(free_slot->id, sizeof(free_slot->id), "%s", id);
 	bal_controls_default(&free_slot->c);
+	b->ctl_version++;
 	return &free_slot->c;
 }
 
@@ -290,7 +273,7 @@ static int parse_consumer(char *rest, struct bal_controls *c, int line, struct e
 
 int bal_controls_parse(struct balancer *b, const char *text, size_t len, struct err *e)
 {
-	if (len >= CTL_FILE_MAX)
+	if (len >= BAL_CONTROLS_TEXT_MAX)
 		return err_set(e, "controls file too large (%zu bytes)", len);
 	/* Parse into copies first: a broken file changes nothing. */
 	char *copy = malloc(len + 1);
@@ -377,6 +360,7 @@ int bal_controls_parse(struct balancer *b, const char *text, size_t len, struct 
 		goto out;
 	}
 	memcpy(b->ctl, tab, BAL_MAX_CONTROLS * sizeof(*tab));
+	b->ctl_version++;
 	if (ac_set) {
 		b->active_control = ac;
 		b->active_control_set = true;
@@ -387,111 +371,7 @@ out:
 	return rc;
 }
 
-int bal_controls_save(const struct balancer *b, const char *path, struct err *e)
+uint64_t bal_controls_version(const struct balancer *b)
 {
-	char *buf = malloc(CTL_FILE_MAX);
-	if (!buf)
-		return err_set(e, "out of memory");
-	long n = bal_controls_serialize(b, buf, CTL_FILE_MAX);
-	char tmp[4096];
-	int rc = -1, fd = -1;
-	if (n < 0) {
-		err_set(e, "controls do not fit the state file");
-		goto out;
-	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		err_set(e, "state file path too long");
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err_set(e, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	for (size_t off = 0; off < (size_t)n;) {
-		ssize_t w = write(fd, buf + off, (size_t)n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			err_set(e, "%s: write: %s", tmp, strerror(errno));
-			goto out_unlink;
-		}
-		off += (size_t)w;
-	}
-	/* Data on disk before the rename makes it visible. */
-	if (fsync(fd) < 0) {
-		err_set(e, "%s: fsync: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err_set(e, "%s: close: %s", tmp, strerror(errno));
-		goto out_unlink;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		err_set(e, "rename %s -> %s: %s", tmp, path, strerror(errno));
-		goto out_unlink;
-	}
-	/* And the rename itself durable: fsync the directory (best effort). */
-	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s", path);
-	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		(void)close(dfd);
-	}
-	rc = 0;
-	goto out;
-out_unlink:
-	(void)unlink(tmp);
-out:
-	if (fd >= 0)
-		(void)close(fd);
-	free(buf);
-	return rc;
-}
-
-int bal_controls_load(struct balancer *b, const char *path, struct err *e)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return err_set(e, "%s: %s", path, strerror(errno));
-	}
-	char *buf = malloc(CTL_FILE_MAX);
-	if (!buf) {
-		(void)close(fd);
-		return err_set(e, "out of memory");
-	}
-	size_t len = 0;
-	int rc = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + len, CTL_FILE_MAX - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = err_set(e, "%s: read: %s", path, strerror(errno));
-			break;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len >= CTL_FILE_MAX) {
-			rc = err_set(e, "%s: file too large", path);
-			break;
-		}
-	}
-	(void)close(fd);
-	if (rc == 0) {
-		rc = bal_controls_parse(b, buf, len, e);
-		if (rc < 0) {
-			char msg[sizeof(e->msg)];
-			snprintf(msg, sizeof(msg), "%s", e ? e->msg : "");
-			err_set(e, "%s: %s", path, msg);
-		}
-	}
-	free(buf);
-	return rc;
+	return b->ctl_version;
 }

@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "balancer/bal_internal.h"
+#include "balancer/bal_efficiency.h"
+#include "balancer/bal_saturation.h"
+#include "balancer/bal_share.h"
+#include "balancer/bal_state.h"
 
 void bal_eff_invalidate(struct balancer *b)
 {
@@ -628,4 +631,14 @@ void bal_eff_force_rotation(struct balancer *b, const struct bal_ctx *x,
 		else
 			memset(s, 0, sizeof(*s));
 	}
+}
+
+void bal_detach_from_auto_pool(struct balancer *b, const char *id)
+{
+	bal_idl_del(&b->deprio, id);
+	bal_idl_del(&b->priority, id);
+	bal_state_drop(b, id);
+	bal_eff_invalidate(b);
+	if (bal_probe_participant(b, id))
+		bal_probe_clear(b);
 }

@@ -9,7 +9,8 @@
  * balance gain, damping and fade stay per poll, as upstream has them). */
 #include <math.h>
 
-#include "balancer/bal_internal.h"
+#include "balancer/bal_saturation.h"
+#include "balancer/bal_state.h"
 
 static int sgn(double v)
 {
@@ -346,4 +347,21 @@ double bal_import_trim(struct balancer *b, double control_grid, bool fresh, bool
 	if (b->import_dwell >= BAL_IMPORT_TRIM_DWELL)
 		return control_grid + trim;
 	return control_grid;
+}
+
+void bal_reset_consumer(struct balancer *b, const char *id, double t)
+{
+	struct bal_cstate *s = bal_state(b, id);
+	s->has_last_target = s->has_intent = s->has_intent_reading = false;
+	s->last_target = s->last_intent = s->last_intent_reading = 0.0;
+	s->pace_cap = 0.0;
+	s->pace_sign = 0;
+	s->has_pace_prev = false;
+	s->pace_last_at = 0.0;
+	s->osc_score = 0.0;
+	s->osc_last_sign = 0;
+	s->sat_score = 0.0;
+	double grace = t + fmin(fmax(0.0, b->cfg.saturation_grace_seconds),
+	                        b->cfg.efficiency_rotation_interval);
+	bal_sat_set_grace(s, grace, t);
 }

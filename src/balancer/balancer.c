@@ -10,99 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balancer/bal_config.h"
+#include "balancer/bal_efficiency.h"
 #include "balancer/bal_internal.h"
-
-/* ---- id lists --------------------------------------------------------------------- */
-
-bool bal_idl_has(const struct bal_idlist *l, const char *id)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->id[i], id) == 0)
-			return true;
-	return false;
-}
-
-void bal_idl_add(struct bal_idlist *l, const char *id)
-{
-	if (l->n >= BAL_MAX_CONSUMERS || bal_idl_has(l, id))
-		return;
-	snprintf(l->id[l->n], BAL_ID_LEN, "%s", id);
-	l->n++;
-}
-
-void bal_idl_del(struct bal_idlist *l, const char *id)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->id[i], id) != 0)
-			continue;
-		memmove(l->id[i], l->id[i + 1], (l->n - i - 1) * sizeof(l->id[0]));
-		l->n--;
-		return;
-	}
-}
-
-/* ---- per-consumer state table ------------------------------------------------------- */
-
-struct bal_cstate *bal_state_find(const struct balancer *b, const char *id)
-{
-	for (size_t i = 0; i < BAL_STATE_CAP; i++)
-		if (b->st[i].used && strcmp(b->st[i].id, id) == 0)
-			return (struct bal_cstate *)&b->st[i];
-	return NULL;
-}
-
-static void cstate_init(struct bal_cstate *s, const char *id)
-{
-	memset(s, 0, sizeof(*s));
-	s->used = true;
-	snprintf(s->id, sizeof(s->id), "%s", id);
-	s->fade_weight = 1.0;
-}
-
-/* Upstream's _get_consumer: finds or creates. The table holds twice the report capacity
- * and states of departed consumers are dropped every auto step, so it does not fill in
- * practice; if it does, a scratch state keeps the arithmetic defined (and forgetful). */
-struct bal_cstate *bal_state(struct balancer *b, const char *id)
-{
-	struct bal_cstate *s = bal_state_find(b, id);
-	if (s)
-		return s;
-	for (size_t i = 0; i < BAL_STATE_CAP; i++) {
-		if (!b->st[i].used) {
-			cstate_init(&b->st[i], id);
-			return &b->st[i];
-		}
-	}
-	cstate_init(&b->scratch, id);
-	return &b->scratch;
-}
-
-void bal_state_drop(struct balancer *b, const char *id)
-{
-	struct bal_cstate *s = bal_state_find(b, id);
-	if (s)
-		memset(s, 0, sizeof(*s));
-}
-
-bool bal_view_has(const struct bal_ctx *x, const struct bal_view *v, const char *id, size_t *pos)
-{
-	for (size_t i = 0; i < v->n; i++) {
-		if (strcmp(x->r[v->idx[i]].id, id) == 0) {
-			if (pos)
-				*pos = i;
-			return true;
-		}
-	}
-	return false;
-}
+#include "balancer/bal_saturation.h"
+#include "balancer/bal_share.h"
+#include "balancer/bal_state.h"
 
 /* ---- small helpers ------------------------------------------------------------------ */
-
-/* Index of the phase field a consumer reads: A/B/C, everything else (D, inspection) A. */
-static int phase_idx(char p)
-{
-	return p == 'B' ? 1 : (p == 'C' ? 2 : 0);
-}
 
 static bool steered_phase(char p)
 {
@@ -117,22 +32,6 @@ static void record(struct bal_cstate *s, double reading, double intent, double u
 	s->last_intent = intent;
 	s->has_intent_reading = true;
 	s->last_intent_reading = unpaced;
-}
-
-void bal_split_by_phase(const struct bal_ctx *x, double target, const struct bal_view *v,
-                        const double *w, double value[3])
-{
-	double pe[3] = {0.0, 0.0, 0.0};
-	for (size_t i = 0; i < v->n; i++)
-		pe[phase_idx(x->r[v->idx[i]].phase)] += w ? w[i] : 1.0;
-	double total = pe[0] + pe[1] + pe[2];
-	if (total <= 0) {
-		value[0] = target;
-		value[1] = value[2] = 0.0;
-		return;
-	}
-	for (int k = 0; k < 3; k++)
-		value[k] = target * (pe[k] / total);
 }
 
 /* Ours, with the dead-time predictor: PACE_MAX_STEP is the pool's per-poll step, split
@@ -176,55 +75,7 @@ static void steer_to_zero(struct balancer *b, struct bal_ctx *x, size_t self, bo
 	s->last_intent_reading = 0.0;
 	value[0] = value[1] = value[2] = 0.0;
 	if (reading != 0.0)
-		value[phase_idx(r->phase)] = reading;
-}
-
-double bal_balance_correction(const struct balancer *b, const struct bal_ctx *x,
-                              const struct bal_view *v, const double *eff, size_t self, double fair)
-{
-	const struct bal_config *c = &b->cfg;
-	double actual_self = (double)x->r[self].power;
-	double actual_total = 0.0, total_weight = 0.0, self_weight = 0.0;
-	size_t npart = 0;
-	for (size_t i = 0; i < v->n; i++) {
-		if (!(eff[i] > 0.1))
-			continue;
-		size_t k = v->idx[i];
-		npart++;
-		actual_total += (double)x->r[k].power;
-		total_weight += x->weight[k];
-		if (k == self)
-			self_weight = x->weight[k];
-	}
-	if (npart == 0)
-		return fair;
-	double target_share = total_weight > 0 ? actual_total * self_weight / total_weight
-	                                       : actual_total / (double)npart;
-	double error = target_share - actual_self;
-	double err_abs = fabs(error);
-	if (c->balance_deadband > 0 && err_abs < c->balance_deadband)
-		return fair;
-	double gain = c->balance_gain;
-	if (c->error_reduce_threshold > 0 && err_abs < c->error_reduce_threshold) {
-		gain = gain * (err_abs / c->error_reduce_threshold);
-	} else if (c->error_boost_threshold > 0 && c->error_boost_max > 0) {
-		double boost = fmin(err_abs / c->error_boost_threshold, 1.0) * c->error_boost_max;
-		gain = gain * (1.0 + boost);
-	}
-	double corr = gain * error;
-	if (c->max_correction_per_step > 0) {
-		double cap = c->max_correction_per_step;
-		corr = fmax(-cap, fmin(cap, corr));
-	}
-	double target = fair + corr;
-	if (c->max_target_step > 0) {
-		/* Upstream clamps the residual against the absolute output (REFERENCE §10
-		 * item 9); kept for parity. */
-		double lo = actual_self - c->max_target_step;
-		double hi = actual_self + c->max_target_step;
-		target = fmax(lo, fmin(hi, target));
-	}
-	return target;
+		value[bal_phase_idx(r->phase)] = reading;
 }
 
 /* True iff every concentration candidate sits within BALANCE_DEADBAND of its weighted
@@ -456,7 +307,7 @@ static void apply_min_dc(struct balancer *b, struct bal_ctx *x, const struct bal
 		return;
 	double reading = floor_w - reported;
 	value[0] = value[1] = value[2] = 0.0;
-	value[phase_idx(r->phase)] = reading;
+	value[bal_phase_idx(r->phase)] = reading;
 	record(bal_state(b, r->id), reading, floor_w, reading);
 }
 
@@ -522,33 +373,6 @@ void bal_destroy(struct balancer *b)
 const struct bal_config *bal_get_config(const struct balancer *b)
 {
 	return &b->cfg;
-}
-
-void bal_reset_consumer(struct balancer *b, const char *id, double t)
-{
-	struct bal_cstate *s = bal_state(b, id);
-	s->has_last_target = s->has_intent = s->has_intent_reading = false;
-	s->last_target = s->last_intent = s->last_intent_reading = 0.0;
-	s->pace_cap = 0.0;
-	s->pace_sign = 0;
-	s->has_pace_prev = false;
-	s->pace_last_at = 0.0;
-	s->osc_score = 0.0;
-	s->osc_last_sign = 0;
-	s->sat_score = 0.0;
-	double grace = t + fmin(fmax(0.0, b->cfg.saturation_grace_seconds),
-	                        b->cfg.efficiency_rotation_interval);
-	bal_sat_set_grace(s, grace, t);
-}
-
-void bal_detach_from_auto_pool(struct balancer *b, const char *id)
-{
-	bal_idl_del(&b->deprio, id);
-	bal_idl_del(&b->priority, id);
-	bal_state_drop(b, id);
-	bal_eff_invalidate(b);
-	if (bal_probe_participant(b, id))
-		bal_probe_clear(b);
 }
 
 void bal_remove_consumer(struct balancer *b, const char *id)
@@ -638,7 +462,7 @@ int bal_step(struct balancer *b, const struct bal_input *in, struct bal_output *
 
 	if (!inspection) {
 		double delta = me->phase == 'D' ? out->value[0] + out->value[1] + out->value[2]
-		                                : out->value[phase_idx(me->phase)];
+		                                : out->value[bal_phase_idx(me->phase)];
 		out->instructed = (double)me->power + delta;
 	}
 	const struct bal_cstate *s = bal_state_find(b, me->id);
@@ -705,6 +529,7 @@ void bal_set_active_control(struct balancer *b, bool on)
 {
 	b->active_control = on;
 	b->active_control_set = true;
+	b->ctl_version++;
 }
 
 bool bal_active_control(const struct balancer *b)

@@ -24,6 +24,7 @@
 #include "astrameter/filter.h"
 #include "astrameter/log.h"
 #include "astrameter/net.h"
+#include "emulators/ct002_state.h"
 
 #define COMP "ct002"
 /* Requests waiting for a meter reading at once. A consumer has at most one (#542). */
@@ -39,7 +40,7 @@
  * level-triggered loop comes straight back). */
 #define CT002_BURST 256
 
-/* Longest STATE_FILE path (bal_controls_save appends ".tmp" in a 4 KiB buffer). */
+/* Longest STATE_FILE path (statefile_write appends ".tmp" in a 4 KiB buffer). */
 #define CT002_STATE_PATH_MAX 1024
 
 _Static_assert(DEDUPE_KEY_LEN > CT002_ID_MAX, "a consumer id must fit a dedupe key");
@@ -73,6 +74,8 @@ struct ct002_emu {
 	struct balancer *bal; /* always present: ACTIVE_CONTROL can be switched on live */
 	char state_path[CT002_STATE_PATH_MAX]; /* "" = controls not persisted */
 	bool state_from_env;                   /* path derived from $STATE_DIRECTORY */
+	uint64_t save_timer;                   /* a state-file write is pending */
+	uint64_t saved_version;                /* bal_controls_version() in the file */
 	int fd;
 	uint64_t cleanup_timer;
 	struct log_complain no_meter, meter_fail, table_full, addr_full, churn, busy;
@@ -550,7 +553,7 @@ static void *ct002_create(const struct emu_env *env, const char *device_type, co
 	                !strcasecmp(env_dbg, "yes")))
 		emu->debug_status = true;
 	struct bal_config bc;
-	if (bal_config_load(&bc, s, e) != 0)
+	if (ct002_bal_config_load(&bc, s, e) != 0)
 		goto fail;
 	if (bc.warning[0])
 		log_warnx(COMP, "[%s] %s", secname, bc.warning);
@@ -569,10 +572,11 @@ static void *ct002_create(const struct emu_env *env, const char *device_type, co
 	}
 	ct002_core_set_balancer(&emu->core, emu->bal);
 	struct err le;
-	if (emu->state_path[0] && bal_controls_load(emu->bal, emu->state_path, &le) != 0)
+	if (emu->state_path[0] && ct002_state_load(emu->bal, emu->state_path, &le) != 0)
 		/* A broken file must not keep the meter from working: start with defaults;
 		 * the next change rewrites it. */
 		log_warnx(COMP, "%s: ignoring the state file: %s", emu->type, le.msg);
+	emu->saved_version = bal_controls_version(emu->bal);
 	return emu;
 fail:
 	free(emu);
@@ -620,11 +624,41 @@ static int ct002_start(void *self, struct err *e)
 	return 0;
 }
 
+/* Writes the controls if they changed since the last write (a failure is logged; the next
+ * change tries again). */
+static void save_state(struct ct002_emu *emu)
+{
+	uint64_t v = bal_controls_version(emu->bal);
+	if (!emu->state_path[0] || v == emu->saved_version)
+		return;
+	struct err se;
+	if (ct002_state_save(emu->bal, emu->state_path, &se) != 0)
+		log_warnx(COMP, "%s: cannot save the per-battery controls: %s", emu->type, se.msg);
+	else
+		emu->saved_version = v;
+}
+
+/* The deferred state-file write: one loop round after a control changed something, so
+ * the file I/O (fsync) never runs inside the caller or a battery's reply. */
+static ev_ms on_save(struct ev_loop *loop, void *arg)
+{
+	(void)loop;
+	struct ct002_emu *emu = arg;
+	emu->save_timer = 0;
+	save_state(emu);
+	return EV_STOP;
+}
+
 static void ct002_destroy(void *self)
 {
 	struct ct002_emu *emu = self;
 	if (!emu)
 		return;
+	if (emu->save_timer) { /* a change not written yet: now, before it is lost */
+		ev_timer_del(emu->env.loop, emu->save_timer);
+		emu->save_timer = 0;
+		save_state(emu);
+	}
 	/* Parked requests are answered, not dropped: with the current reading if one may
 	 * still be served, else the hold answer, while the socket is still open (a reload
 	 * used to leave every waiting battery without a reply). */
@@ -688,12 +722,12 @@ int ct002_emu_control(struct ct002_emu *emu, const char *consumer_id, enum ct002
 	} else {
 		log_info(COMP, "%s: efficiency rotation forced", emu->type);
 	}
-	/* Rotation is controller state, not a setting: nothing to persist. */
-	if (what != CT002_CTL_FORCE_ROTATION && emu->state_path[0]) {
-		struct err se;
-		if (bal_controls_save(emu->bal, emu->state_path, &se) != 0)
-			log_warnx(COMP, "%s: cannot save the per-battery controls: %s", emu->type,
-			          se.msg);
+	/* Rotation is controller state, not a setting: it does not change the version. */
+	if (emu->state_path[0] && !emu->save_timer &&
+	    bal_controls_version(emu->bal) != emu->saved_version) {
+		emu->save_timer = ev_timer_add(emu->env.loop, 0, on_save, emu);
+		if (!emu->save_timer)
+			save_state(emu); /* no timer (ENOMEM): write now rather than never */
 	}
 	return 0;
 }

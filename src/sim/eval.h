@@ -286,71 +286,12 @@ struct eval_opts {
  * keys keep their value). 0, or -1 with e naming the bad part. */
 int eval_timing_parse(const char *spec, struct eval_timing *t, struct err *e);
 
-/* The world a scenario run changes over time, shared by both engines: the scheduled events
- * (appliances, solar curve, clouds, DC PV) and the trace replay, applied to a house and
- * batteries the engine owns and binds (house, bat[]). */
-struct eval_world {
-	const struct eval_scenario *sc;
-	double duration;
-	struct sim_house *house;
-	struct sim_battery *bat[EVAL_MAX_BAT];
-	size_t nbat;
-	struct eval_events ev;
-	size_t next_ev;
-	double solar_curve, solar_factor;
-	struct sim_trace trace;
-	bool trace_on;
-	double trace_off, trace_scale;
-	struct eval_record rec; /* the samples and the labelled steps' marks */
-};
-
-/* Resolves the run length (o->duration or the scenario's), loads the trace of a trace
- * scenario from o->trace_dir and builds the event list from o->seed. house/bat stay unbound
- * (NULL) for the engine to set. 0, or -1 with e (the world is then freed). */
-int eval_world_init(struct eval_world *w, const struct eval_scenario *sc, const struct eval_opts *o,
-                    struct err *e);
-/* Applies every event due at or before t (in order; labelled ones are marked in w->rec),
- * then the trace sample at t. -1 on allocation failure (marks), else 0. */
-int eval_world_advance(struct eval_world *w, double t);
-void eval_world_free(struct eval_world *w);
-
-/* The simulator config of a scenario: its house, meter and batteries (HMG-50 defaults,
- * the evaluation's 5 W minimum and 2 s start-up), seed o->seed, time scale o->time_scale,
- * CT on 127.0.0.1:ct_port. */
-void eval_sim_config(const struct eval_scenario *sc, const struct eval_opts *o, uint16_t ct_port,
-                     struct sim_config *c);
-/* The daemon's [CT002] lines after UDP_PORT: ACTIVE_CONTROL, the scenario's ct_extra in
- * active mode, then o->ct_set. -1 if they do not fit in cap. */
-int eval_ct002_lines(const struct eval_scenario *sc, const struct eval_opts *o, char *buf,
-                     size_t cap);
-/* Computes the metrics of w->rec and builds the result object (cJSON, as void *): metrics,
- * context (engine, time_scale, wall_s) and the downsampled series. timeouts: one count per
- * battery, or NULL for none. NULL with e on failure. */
-void *eval_world_result(const struct eval_world *w, const struct eval_opts *o, double time_scale,
-                        double wall_s, const unsigned *timeouts, struct err *e);
-
-/* Whether a run of sc under o is in efficiency mode: eval_ct_efficiency_mode over the
- * lines eval_ct002_lines writes (the scenario's ct_extra in active mode, then --set). */
-bool eval_efficiency_mode(const struct eval_scenario *sc, const struct eval_opts *o);
-
 /* Plays one scenario: spawns the daemon with a generated config.ini (CT002 on a free UDP
  * port, JSON_HTTP meter on the simulator's /power), runs the simulator with the schedule
  * on its own event loop, records the true grid every meter tick, stops the daemon and
  * returns a malloc'ed cJSON object (as void *) with the metrics, context and downsampled
  * series. NULL with e on failure. */
 void *eval_run_scenario(const struct eval_scenario *sc, const struct eval_opts *o, struct err *e);
-
-/* The virtual engine (o->engine == EVAL_ENGINE_VIRTUAL makes eval_run_scenario call it):
- * the reference's run_scenario loop in-process. Each battery polls on its own cadence
- * (first at 0.5 + i * 0.131 s, then every poll_interval; always the earliest next);
- * before a poll every event due is applied; the battery advances its physics by its poll
- * interval and sends its CT002 request, which our CT002 core (ct002_core_update +
- * ct002_core_respond with a balancer from the [CT002] lines) answers at a virtual now; the
- * meter value is the reference's: a fresh house draw per poll into a history, served as it
- * was meter_latency ago whenever meter_interval has passed since the last read, else the
- * cached read. One sample per poll. No sockets, no clock: deterministic for a seed. Same
- * result object as the daemon engine (engine "virtual"). NULL with e on failure. */
-void *eval_virtual_run(const struct eval_scenario *sc, const struct eval_opts *o, struct err *e);
 
 /* `astra-sim eval ...` (argv[0] is "eval"). Returns the exit status. */
 int eval_main(int argc, char **argv);

@@ -507,12 +507,6 @@ bool eval_ct_efficiency_mode(const char *lines)
 	return on;
 }
 
-bool eval_efficiency_mode(const struct eval_scenario *sc, const struct eval_opts *o)
-{
-	char lines[1536];
-	return eval_ct002_lines(sc, o, lines, sizeof(lines)) == 0 && eval_ct_efficiency_mode(lines);
-}
-
 static double pick(const struct eval_sample *s, int which)
 {
 	if (which == -1)

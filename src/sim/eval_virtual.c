@@ -9,7 +9,8 @@
  * daemon does. What is left out is what only exists in the daemon: sockets and transport
  * delay, the meter poller and its HTTP round trip, the real clock and its jitter. So a run
  * costs milliseconds and is deterministic for a seed. */
-#include "sim/eval.h"
+#include "sim/eval_virtual.h"
+#include "sim/eval_world.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -142,7 +143,7 @@ static int setup_ct(struct vrun *v, struct err *e)
 	struct cfg_section *meter = cfg_find(&v->ini, "JSON_HTTP");
 	struct cfg_section *general = cfg_find(&v->ini, "GENERAL");
 	struct bal_config bc;
-	if (bal_config_load(&bc, ct, e) < 0)
+	if (ct002_bal_config_load(&bc, ct, e) < 0)
 		return -1;
 	if (flt_chain_new(&v->chain, meter, general, e) < 0)
 		return -1;

@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "astrameter/config.h"
+#include "astrameter/ct002.h"
+#include "emulators/ct002_state.h"
 #include "test_balancer_harness.h"
 
 static struct balancer *mk(void)
@@ -201,25 +204,35 @@ static void test_save_load_file(void **st)
 	snprintf(path, sizeof(path), "%s/controls.state", dir);
 	struct balancer *b = mk();
 	struct err e;
-	assert_int_equal(bal_controls_load(b, path, &e), 0); /* missing: fine */
+	assert_int_equal(ct002_state_load(b, path, &e), 0); /* missing: fine */
+	uint64_t v = bal_controls_version(b);
 	bal_set_weight(b, "aa", 7, NULL);
-	assert_int_equal(bal_controls_save(b, path, &e), 0);
+	assert_true(bal_controls_version(b) != v); /* a change to persist */
+	v = bal_controls_version(b);
+	assert_int_equal(bal_set_weight(b, "aa", 11, NULL), -1);
+	assert_true(bal_controls_version(b) == v); /* a refused value changes nothing */
+	bal_set_active_control(b, false);
+	assert_true(bal_controls_version(b) != v);
+	bal_set_active_control(b, true);
+	assert_int_equal(ct002_state_save(b, path, &e), 0);
 	char tmp[300];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	assert_int_equal(access(tmp, F_OK), -1); /* renamed away */
 	struct balancer *b2 = mk();
-	assert_int_equal(bal_controls_load(b2, path, &e), 0);
+	v = bal_controls_version(b2);
+	assert_int_equal(ct002_state_load(b2, path, &e), 0);
+	assert_true(bal_controls_version(b2) != v);
 	struct bal_controls c;
 	bal_get_controls(b2, "aa", &c);
 	assert_true(c.weight == 7);
 	FILE *f = fopen(path, "w");
 	fputs("garbage\n", f);
 	fclose(f);
-	assert_int_equal(bal_controls_load(b2, path, &e), -1);
+	assert_int_equal(ct002_state_load(b2, path, &e), -1);
 	assert_non_null(strstr(e.msg, path));
 	char nodir[300];
 	snprintf(nodir, sizeof(nodir), "%s/missing/x", dir);
-	assert_int_equal(bal_controls_save(b, nodir, &e), -1);
+	assert_int_equal(ct002_state_save(b, nodir, &e), -1);
 	unlink(path);
 	rmdir(dir);
 	bal_destroy(b);
@@ -233,7 +246,7 @@ static int load(const char *text, struct bal_config *c, struct err *e)
 	struct cfg cfg = {0};
 	if (cfg_load_string(&cfg, text, e) < 0)
 		return -2;
-	int rc = bal_config_load(c, cfg_find(&cfg, "CT002"), e);
+	int rc = ct002_bal_config_load(c, cfg_find(&cfg, "CT002"), e);
 	cfg_free(&cfg);
 	return rc;
 }
@@ -277,7 +290,7 @@ static void test_config(void **st)
 	assert_int_equal(load("[CT002]\nSATURATION_DETECTION = maybe\n", &c, &e), -1);
 	assert_int_equal(load("[CT002]\nMIN_DC_OUTPUT = 10\n", &c, &e), 0);
 	assert_non_null(strstr(c.warning, "MIN_DC_OUTPUT"));
-	assert_int_equal(bal_config_load(&c, NULL, &e), 0);
+	assert_int_equal(ct002_bal_config_load(&c, NULL, &e), 0);
 	assert_true(c.import_trim_w == 15);
 	/* GRID_PREDICTOR = upstream restores upstream's pacing default too, unless set. */
 	assert_int_equal(load("[CT002]\nGRID_PREDICTOR = Upstream\n", &c, &e), 0);

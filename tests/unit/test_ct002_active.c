@@ -46,7 +46,7 @@ static void rig_init(struct rig *g, const char *keys)
 	struct err e;
 	assert_int_equal(cfg_load_string(&c, text, &e), 0);
 	struct bal_config bc;
-	assert_int_equal(bal_config_load(&bc, cfg_find(&c, "CT002"), &e), 0);
+	assert_int_equal(ct002_bal_config_load(&bc, cfg_find(&c, "CT002"), &e), 0);
 	cfg_free(&c);
 	g->bal = bal_create(&bc, 1);
 	assert_non_null(g->bal);
@@ -539,7 +539,12 @@ static void test_emu_state_file_roundtrip(void **state)
 	assert_int_equal(ct002_emu_control(emu, "aabbccddeeff", CT002_CTL_AUTO_TARGET, 0, &e), 0);
 	assert_int_equal(ct002_emu_control(emu, NULL, CT002_CTL_ACTIVE_CONTROL, 0, &e), 0);
 	assert_int_equal(ct002_emu_control(emu, "aabbccddeeff", CT002_CTL_WEIGHT, 20, &e), -1);
+	/* The file is written off the caller's path: on the next loop round. */
+	assert_int_equal(access(path, R_OK), -1);
+	assert_true(ev_run_once(loop, 0) >= 1);
 	assert_int_equal(access(path, R_OK), 0);
+	/* A change still pending when the device goes is written then, not lost. */
+	assert_int_equal(ct002_emu_control(emu, "aabbccddeeff", CT002_CTL_WEIGHT, 3, &e), 0);
 	emu_ct002_ops.destroy(emu);
 	cfg_free(&c);
 
@@ -549,6 +554,7 @@ static void test_emu_state_file_roundtrip(void **state)
 	bal_get_controls(ct002_emu_balancer(emu), "aabbccddeeff", &bc);
 	assert_false(bc.auto_target);
 	assert_true(bc.manual_target == 250);
+	assert_true(bc.weight == 3);
 	assert_false(bal_active_control(ct002_emu_balancer(emu)));
 	char desc[256];
 	emu_ct002_ops.describe(emu, desc, sizeof(desc));

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "sim/eval.h"
+#include "sim/eval_world.h"
 
 /* The goal: within 25 W of the weighted share. */
 #define SHARE_GOAL_W 25.0

@@ -166,9 +166,17 @@ struct fixture {
 	ev_ms now;
 	struct ev_loop *loop;
 	struct web_server *w;
-	struct pm_set set; /* empty: no meters */
+	ev_ms started; /* what the snapshot says: when the running setup started */
 	uint16_t port;
 };
+
+/* The owner's side: no meters, no devices, a setup started at f->started. */
+static void snapshot(void *arg, ev_ms now, struct web_health *h)
+{
+	(void)now;
+	const struct fixture *f = arg;
+	h->started = f->started;
+}
 
 static int setup(void **state)
 {
@@ -187,7 +195,8 @@ static int setup(void **state)
 		return -1;
 	}
 	f->port = web_server_port(f->w);
-	web_server_set_sources(f->w, &f->set, NULL, 0, f->now);
+	f->started = f->now;
+	web_server_set_source(f->w, snapshot, f);
 	*state = f;
 	return 0;
 }
@@ -294,7 +303,7 @@ static void server_503_after_max_age(void **state)
 	assert_int_equal(status_of(buf), 503);
 	assert_non_null(strstr(body_of(buf), "\"unhealthy\""));
 	/* A reload (new setup) starts a new grace period. */
-	web_server_set_sources(f->w, &f->set, NULL, 0, f->now);
+	f->started = f->now;
 	exchange(f, REQ("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), buf,
 	         sizeof(buf));
 	assert_int_equal(status_of(buf), 200);

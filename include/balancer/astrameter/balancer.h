@@ -13,15 +13,15 @@
  *
  * Per-battery user controls (pause, auto/manual, manual target, distribution weight,
  * efficiency-window weight, min DC output) live in the balancer, keyed by consumer id, so
- * they survive a battery's eviction and return; bal_controls_save()/load() keep them across
- * restarts. */
+ * they survive a battery's eviction and return. The balancer does no file I/O: it hands
+ * out what must be persisted (bal_controls_serialize, bal_controls_version) and the owner
+ * (the CT002 emulator) writes it off the request path and feeds it back at start. */
 #ifndef ASTRAMETER_BALANCER_H
 #define ASTRAMETER_BALANCER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "astrameter/config.h"
 #include "astrameter/err.h"
 #include "astrameter/ev.h"
 
@@ -78,8 +78,8 @@ struct bal_config {
 	double efficiency_fade_alpha;            /* EFFICIENCY_FADE_ALPHA 0.15, [0.01,1] */
 	double efficiency_saturation_threshold;  /* EFFICIENCY_SATURATION_THRESHOLD 0.4, [0,1] */
 	double efficiency_demand_alpha;          /* EFFICIENCY_DEMAND_ALPHA 0.1, [0.01,1] */
-	/* Set by bal_config_load() for a legal but doubtful combination (empty if none);
-	 * the caller logs it as a warning. */
+	/* Set by the config reader (ct002_bal_config_load) for a legal but doubtful
+	 * combination (empty if none); the caller logs it as a warning. */
 	char warning[256];
 };
 
@@ -89,12 +89,8 @@ void bal_config_defaults(struct bal_config *c);
  * differential test replays the reference's command streams against. */
 void bal_config_upstream(struct bal_config *c);
 /* Applies upstream's silent clamps (e.g. PACE_MAX_STEP >= PACE_BASE_STEP). Non-finite
- * values become the default. Called by bal_config_load() and bal_create(). */
+ * values become the default. Called by the config reader and by bal_create(). */
 void bal_config_clamp(struct bal_config *c);
-/* Reads every active-control key of the [CT002]/[CT003] section (s may be NULL: all
- * defaults). Integer keys (BALANCE_DEADBAND, PACE_BASE_STEP, ...) refuse "12.5" like
- * upstream's getint. Errors name section, key and value. 0/-1. */
-int bal_config_load(struct bal_config *c, struct cfg_section *s, struct err *e);
 
 struct balancer;
 
@@ -178,7 +174,7 @@ bool bal_last_target(const struct balancer *b, const char *id, double *out);
 bool bal_last_intent(const struct balancer *b, const char *id, double *out);
 bool bal_efficiency_enabled(const struct balancer *b);
 
-/* ---- Per-battery controls (survive eviction; persisted by bal_controls_save) ---------- */
+/* ---- Per-battery controls (survive eviction; persisted by the owner) ----------------- */
 
 struct bal_controls {
 	bool active;              /* false = paused: steered to 0 */
@@ -210,15 +206,17 @@ void bal_force_rotation(struct balancer *b, const struct bal_report *reports, si
 void bal_set_active_control(struct balancer *b, bool on);
 bool bal_active_control(const struct balancer *b);
 
+/* The serialised controls always fit a buffer of this size. */
+#define BAL_CONTROLS_TEXT_MAX (BAL_MAX_CONTROLS * 256 + 128)
 /* Serialises the controls to text (versioned, one line per battery). Returns the length
  * written (NUL-terminated), or -1 if buf is too small. */
 long bal_controls_serialize(const struct balancer *b, char *buf, size_t len);
 /* Replaces the controls with the ones in text. Invalid lines make it fail without
  * changing anything. 0/-1. */
 int bal_controls_parse(struct balancer *b, const char *text, size_t len, struct err *e);
-/* Writes the controls atomically: path.tmp, fsync, rename, fsync of the directory. */
-int bal_controls_save(const struct balancer *b, const char *path, struct err *e);
-/* Loads path if it exists (a missing file is not an error). 0/-1. */
-int bal_controls_load(struct balancer *b, const char *path, struct err *e);
+/* Grows by one at every change of what bal_controls_serialize() writes (a setter, the
+ * live ACTIVE_CONTROL switch, a successful bal_controls_parse): the owner persists when it
+ * differs from the version it last wrote. */
+uint64_t bal_controls_version(const struct balancer *b);
 
 #endif

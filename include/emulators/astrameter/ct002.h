@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "astrameter/balancer.h"
+#include "astrameter/config.h"
 #include "astrameter/err.h"
 #include "astrameter/ev.h"
 #include "astrameter/reading.h"
@@ -353,9 +354,11 @@ int ct002_core_control(struct ct002_core *core, const char *consumer_id, enum ct
 /* A running CT002/CT003 device: the handle emu_ct002_ops.create() returned. */
 struct ct002_emu;
 
-/* ct002_core_control() on the device at the loop's now, then, if it changed anything, the
- * state file is rewritten atomically (a write failure is logged, the control still
- * applies). For the MQTT command handler. 0/-1 with e set. */
+/* ct002_core_control() on the device at the loop's now; if it changed anything that is
+ * persisted, the state file is rewritten atomically on the next loop round (a deferred
+ * timer, never inside the caller; a write failure is logged, the control still applies;
+ * a pending write is done at the latest when the device is destroyed). For the MQTT
+ * command handler. 0/-1 with e set. */
 int ct002_emu_control(struct ct002_emu *emu, const char *consumer_id, enum ct002_ctl what,
                       double value, struct err *e);
 /* The device's balancer (always present; read-only use for insights) and core. */
@@ -363,6 +366,11 @@ const struct balancer *ct002_emu_balancer(const struct ct002_emu *emu);
 const struct ct002_core *ct002_emu_core(const struct ct002_emu *emu);
 /* The state file path ("" = no persistence). */
 const char *ct002_emu_state_file(const struct ct002_emu *emu);
+
+/* Reads every active-control key of a [CT002]/[CT003] section (s may be NULL: all
+ * defaults) into c, for bal_create(). Integer keys (BALANCE_DEADBAND, PACE_BASE_STEP,
+ * ...) refuse "12.5" like upstream's getint. Errors name section, key and value. 0/-1. */
+int ct002_bal_config_load(struct bal_config *c, struct cfg_section *s, struct err *e);
 
 /* Upstream [CT002]/[CT003] keys we accept but do not implement yet (cloud reporting),
  * lower case, NULL-terminated; for cfg_warn_unused(). */

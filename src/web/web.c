@@ -8,7 +8,8 @@
  * check, and can never delay a battery's UDP reply by more than one MHD_run() pass.
  *
  * The JSON body and the healthy/unhealthy verdict are pure functions of a snapshot; the
- * snapshot is taken from the live meters and devices on each request. The blocking
+ * owner (the app) fills the snapshot from its live meters and devices on each request,
+ * through a callback, so this module knows neither meters nor emulators. The blocking
  * client at the end serves `astrameter --healthcheck` only. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -127,68 +128,20 @@ struct web_server {
 	uint64_t timer;
 	struct web_opts o;
 	uint16_t port;
-	const struct pm_set *meters;
-	const struct web_device *devs;
-	size_t n_devs;
-	ev_ms started;
+	web_snapshot_fn *snapshot;
+	void *snapshot_arg;
 };
-
-/* Starts a fetch on pull meters nobody asked for in a while (see web.h). */
-static void kick_idle(struct web_server *w, ev_ms now)
-{
-	if (!w->meters || w->o.max_age_ms <= 0)
-		return;
-	for (size_t i = 0; i < w->meters->n; i++) {
-		struct pm_meter *m = w->meters->m[i];
-		if (m->drv->push || !m->drv->poll || m->in_flight)
-			continue;
-		if (m->fetches == 0 || now - m->last_attempt >= w->o.max_age_ms / 2)
-			pm_meter_kick(m, now);
-	}
-}
 
 static char *render(struct web_server *w, ev_ms now, bool *healthy)
 {
-	size_t nm = w->meters ? w->meters->n : 0;
-	struct web_meter_info *mi = calloc(nm ? nm : 1, sizeof(*mi));
-	struct web_device_info *di = calloc(w->n_devs ? w->n_devs : 1, sizeof(*di));
-	char *body = NULL;
-	if (!mi || !di)
-		goto out;
-	for (size_t i = 0; i < nm; i++) {
-		const struct pm_meter *m = w->meters->m[i];
-		mi[i] = (struct web_meter_info){.name = m->name,
-		                                .kind = m->drv->name,
-		                                .have = m->have,
-		                                .failed = m->failed,
-		                                .last_success = m->last_success,
-		                                .error = m->last_error,
-		                                .fetches = m->fetches,
-		                                .failures = m->failures};
-	}
-	for (size_t i = 0; i < w->n_devs; i++) {
-		const struct web_device *d = &w->devs[i];
-		di[i] = (struct web_device_info){.type = d->type, .id = d->id, .consumers = -1};
-		if (d->ops && d->ops->status && d->self) {
-			struct emu_status st = {0};
-			d->ops->status(d->self, &st);
-			di[i].consumers = (long)st.consumers;
-		}
-	}
 	struct web_health h = {.version = w->o.version,
 	                       .git_commit = w->o.git_commit,
 	                       .boot = w->o.boot,
-	                       .started = w->started,
-	                       .max_age_ms = w->o.max_age_ms,
-	                       .meters = mi,
-	                       .n_meters = nm,
-	                       .devices = di,
-	                       .n_devices = w->n_devs};
-	body = web_health_json(&h, now, healthy);
-out:
-	free(mi);
-	free(di);
-	return body;
+	                       .started = w->o.boot,
+	                       .max_age_ms = w->o.max_age_ms};
+	if (w->snapshot)
+		w->snapshot(w->snapshot_arg, now, &h);
+	return web_health_json(&h, now, healthy);
 }
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *body,
@@ -235,7 +188,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, "{\"error\":\"Method Not Allowed\"}",
 		               "GET, HEAD");
 	ev_ms now = ev_now(w->loop);
-	kick_idle(w, now);
 	bool healthy = true;
 	char *body = render(w, now, &healthy);
 	if (!body)
@@ -340,13 +292,10 @@ fail:
 	return NULL;
 }
 
-void web_server_set_sources(struct web_server *w, const struct pm_set *meters,
-                            const struct web_device *devs, size_t n_devs, ev_ms started)
+void web_server_set_source(struct web_server *w, web_snapshot_fn *fn, void *arg)
 {
-	w->meters = meters;
-	w->devs = devs;
-	w->n_devs = devs ? n_devs : 0;
-	w->started = started;
+	w->snapshot = fn;
+	w->snapshot_arg = arg;
 }
 
 void web_server_set_max_age(struct web_server *w, ev_ms max_age_ms)

@@ -13,10 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "astrameter/emu.h"
 #include "astrameter/err.h"
 #include "astrameter/ev.h"
-#include "astrameter/powermeter.h"
 
 #define WEB_DEFAULT_PORT       52500
 #define WEB_DEFAULT_MAX_AGE_MS 120000
@@ -72,11 +70,13 @@ char *web_health_json(const struct web_health *h, ev_ms now, bool *healthy);
 
 /* --- the server ------------------------------------------------------------------ */
 
-struct web_device {
-	const char *type, *id;
-	const struct emu_ops *ops; /* ops->status may be NULL */
-	void *self;
-};
+/* Fills the live part of the snapshot for a request at now: meters, n_meters, devices,
+ * n_devices and started (when the running setup started: readings are awaited from then;
+ * it comes preset to opts.boot). The rest of *h is preset from web_opts (max_age_ms
+ * included). The arrays stay the callee's and must stay valid until the next call or
+ * web_server_set_source(). Called on every GET/HEAD of /health or /api, before the
+ * answer is rendered: the owner may also start work here (the app kicks idle meters). */
+typedef void web_snapshot_fn(void *arg, ev_ms now, struct web_health *h);
 
 struct web_opts {
 	const char *addr; /* NULL = 0.0.0.0, as upstream */
@@ -92,12 +92,9 @@ struct web_server;
 /* Binds the listening socket (or takes an inherited one, see net_tcp_listen) and
  * registers the server in loop. Returns NULL with e set (e.g. port in use). */
 struct web_server *web_server_new(struct ev_loop *loop, const struct web_opts *o, struct err *e);
-/* What to report: the meters and devices of the running setup (kept by pointer until the
- * next call; pass NULL/0 while there are none) and when that setup started. A /health
- * request also starts a fetch on a pull meter whose last attempt is older than half of
- * max_age, so a quiet night without battery requests does not look like a dead meter. */
-void web_server_set_sources(struct web_server *w, const struct pm_set *meters,
-                            const struct web_device *devs, size_t n_devs, ev_ms started);
+/* Who fills the snapshot (fn(arg, ...) per request; NULL: no meters, no devices, grace
+ * from boot). Replaces the previous source, e.g. on a reload. */
+void web_server_set_source(struct web_server *w, web_snapshot_fn *fn, void *arg);
 /* Changes max_age (o->max_age_ms of web_server_new), e.g. on a reload. */
 void web_server_set_max_age(struct web_server *w, ev_ms max_age_ms);
 /* The bound port (useful when o->port was 0). */
