@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Logging to stderr, one line per message: "YYYY-MM-DD HH:MM:SS LEVEL component: text".
  * Plus complain/release (after collectd): a failing source logs once, then at growing
- * intervals while it keeps failing, and once more when it recovers. */
+ * intervals while it keeps failing (or keeps failing again soon after recovering), and once
+ * more when it recovers. */
 #ifndef ASTRAMETER_LOG_H
 #define ASTRAMETER_LOG_H
 
@@ -39,18 +40,23 @@ size_t log_sanitize(char *dst, size_t cap, const char *src, size_t len);
 
 /* Rate-limited complaint state; zero-initialise. */
 struct log_complain {
-	ev_ms next;      /* earliest time of the next complaint */
+	ev_ms next;      /* earliest time of the next complaint line */
 	ev_ms interval;  /* current back-off */
 	unsigned missed; /* complaints suppressed since the last one logged */
-	bool failing;
+	bool failing;    /* between a complaint and the release */
+	bool announced;  /* this failure was logged (so its recovery is too) */
 };
 
 /* Logs at WARN if the back-off allows (first failure at once, then 30 s, 60 s, ... up to
- * 1 h); otherwise counts it. */
+ * 1 h); otherwise counts it. A source that fails again soon after a release (flapping:
+ * before a whole back-off period has passed since the next line was due) stays under its
+ * back-off, so a meter that fails every other poll logs a pair of lines per back-off
+ * period, not per poll; one quiet for longer starts afresh. */
 void log_complain(struct log_complain *c, ev_ms now, const char *comp, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
-/* If c was failing, logs one INFO recovery line and resets the state. */
-void log_release(struct log_complain *c, const char *comp, const char *fmt, ...)
+/* Ends a failure. Logs one INFO recovery line if the failure was logged, and returns
+ * whether it did; a failure that stayed under the back-off recovers silently. */
+bool log_release(struct log_complain *c, const char *comp, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -154,7 +154,17 @@ void log_msg(enum log_level lvl, const char *comp, const char *fmt, ...)
 
 void log_complain(struct log_complain *c, ev_ms now, const char *comp, const char *fmt, ...)
 {
-	if (c->failing && now < c->next) {
+	if (!c->failing) {
+		c->failing = true;
+		/* Quiet for a whole back-off period after the last allowed line: a new episode,
+		 * logged at once and backing off from the start. Sooner than that the source is
+		 * flapping, and the back-off of its last episode still holds. */
+		if (now >= c->next + c->interval) {
+			c->interval = 0;
+			c->next = 0;
+		}
+	}
+	if (now < c->next) {
 		c->missed++;
 		return;
 	}
@@ -167,23 +177,28 @@ void log_complain(struct log_complain *c, ev_ms now, const char *comp, const cha
 		log_msg(LOG_LVL_WARN, comp, "%s (%u more since last report)", msg, c->missed);
 	else
 		log_msg(LOG_LVL_WARN, comp, "%s", msg);
-	c->interval = c->failing ? c->interval * 2 : COMPLAIN_FIRST_MS;
+	c->interval = c->interval ? c->interval * 2 : COMPLAIN_FIRST_MS;
 	if (c->interval > COMPLAIN_MAX_MS)
 		c->interval = COMPLAIN_MAX_MS;
 	c->next = now + c->interval;
 	c->missed = 0;
-	c->failing = true;
+	c->announced = true;
 }
 
-void log_release(struct log_complain *c, const char *comp, const char *fmt, ...)
+bool log_release(struct log_complain *c, const char *comp, const char *fmt, ...)
 {
 	if (!c->failing)
-		return;
+		return false;
+	bool said = c->announced;
+	c->failing = false;
+	c->announced = false; /* next, interval and missed stay: see log_complain */
+	if (!said)
+		return false;
 	char msg[768];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_msg(LOG_LVL_INFO, comp, "%s", msg);
-	*c = (struct log_complain){0};
+	return true;
 }

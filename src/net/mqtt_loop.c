@@ -209,10 +209,8 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc)
 	if (ml->addrs && ml->ai < ml->addrs->n && !rsv_is_literal(ml->host))
 		snprintf(at, sizeof(at), " at %s",
 		         rsv_addr_str(&ml->addrs->addr[ml->ai], addr, sizeof(addr)));
-	if (ml->complain.failing)
-		log_release(&ml->complain, ml->name, "connected to MQTT broker %s:%d%s%s", ml->host,
-		            ml->port, at, ml->tls ? " (TLS)" : "");
-	else
+	if (!log_release(&ml->complain, ml->name, "connected to MQTT broker %s:%d%s%s", ml->host,
+	                 ml->port, at, ml->tls ? " (TLS)" : ""))
 		log_info(ml->name, "connected to MQTT broker %s:%d%s%s", ml->host, ml->port, at,
 		         ml->tls ? " (TLS)" : "");
 	if (ml->cb.connected)

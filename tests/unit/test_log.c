@@ -43,11 +43,48 @@ static void complain_backs_off_and_releases_once(void **state)
 	for (int i = 0; i < 20; i++)
 		log_complain(&c, c.next, "t", "fail");
 	assert_int_equal(c.interval, 3600000); /* capped at 1 h */
-	log_release(&c, "t", "ok again");
+	assert_true(log_release(&c, "t", "ok again"));
 	assert_false(c.failing);
-	assert_int_equal(c.interval, 0);
-	log_release(&c, "t", "ok again"); /* no second recovery line */
+	assert_false(log_release(&c, "t", "ok again")); /* no second recovery line */
 	assert_false(c.failing);
+	log_set_level(LOG_LVL_WARN);
+}
+
+/* A source that fails every other poll (a flaky meter, a battery answered with hold on
+ * each failed read) must not log a complaint and a recovery per poll: after the first
+ * pair, failures that come back soon stay under the back-off and recover silently, until
+ * the back-off allows the next line, which counts what it left out. A source quiet for a
+ * whole back-off period starts afresh. */
+static void complain_damps_flapping(void **state)
+{
+	(void)state;
+	log_set_level(LOG_LVL_CRIT);
+	struct log_complain c = {0};
+	ev_ms t = 1000;
+	log_complain(&c, t, "t", "fail");
+	assert_true(c.announced);
+	assert_true(log_release(&c, "t", "ok"));
+	unsigned lines = 2;
+	for (int i = 0; i < 58; i++) { /* 29 s of fail/ok every 0.5 s */
+		t += 500;
+		log_complain(&c, t, "t", "fail");
+		lines += c.announced;
+		lines += log_release(&c, "t", "ok");
+	}
+	assert_int_equal(lines, 2);
+	assert_int_equal(c.missed, 58);
+	t = 31000; /* the back-off allows the next line: it reports the 58 left out */
+	log_complain(&c, t, "t", "fail");
+	assert_true(c.announced);
+	assert_int_equal(c.missed, 0);
+	assert_int_equal(c.interval, 60000);
+	assert_true(log_release(&c, "t", "ok"));
+	/* Quiet for longer than next + interval: a new episode logs at once, 30 s back-off. */
+	t = c.next + c.interval + 1;
+	log_complain(&c, t, "t", "fail");
+	assert_true(c.announced);
+	assert_int_equal(c.interval, 30000);
+	assert_int_equal(c.next, t + 30000);
 	log_set_level(LOG_LVL_WARN);
 }
 
@@ -95,6 +132,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(level_names),
 	        cmocka_unit_test(complain_backs_off_and_releases_once),
+	        cmocka_unit_test(complain_damps_flapping),
 	        cmocka_unit_test(sanitize_control_bytes_and_bad_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
