@@ -120,8 +120,8 @@ int bal_set_eff_window_weight(struct balancer *b, const char *id, double w, stru
 int bal_set_min_dc_output(struct balancer *b, const char *id, double w, struct err *e)
 {
 	if (!isfinite(w) || w < 0.0 || w > BAL_MIN_DC_OUTPUT_MAX)
-		return err_set(e, "min_dc_output must be in [0, %g] W, got %g", BAL_MIN_DC_OUTPUT_MAX,
-		               w);
+		return err_set(e, "min_dc_output must be in [0, %g] W, got %g",
+		               BAL_MIN_DC_OUTPUT_MAX, w);
 	struct bal_controls *c = ctl_get(b, id, e);
 	if (!c)
 		return -1;

@@ -340,7 +340,7 @@ int bal_field_parse(const struct bal_field *f, const char *s, size_t len, struct
 		return err_set(e, "%s: value contains a NUL byte", f->name);
 	if (f->type == BAL_FT_BOOL) {
 		static const char *const yes[] = {"true", "on", "1"}, *const no[] = {"false", "off",
-		                                                                      "0"};
+		                                                                     "0"};
 		for (size_t i = 0; i < 3; i++) {
 			if (len == strlen(yes[i]) && strncasecmp(s, yes[i], len) == 0) {
 				out->b = true;
@@ -432,8 +432,7 @@ int bal_fmt_double(double d, char *buf, size_t len)
 	return -1;
 }
 
-int bal_field_format(const struct bal_field *f, const struct bal_value *wire, char *buf,
-                     size_t len)
+int bal_field_format(const struct bal_field *f, const struct bal_value *wire, char *buf, size_t len)
 {
 	if (f->type == BAL_FT_BUTTON || !wire->set)
 		return -1;
