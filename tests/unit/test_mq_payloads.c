@@ -95,7 +95,8 @@ static int diff(const cJSON *ref, const cJSON *ours, const char *path, const cha
 	}
 	if (cJSON_IsString(ref)) {
 		if (strcmp(ref->valuestring, ours->valuestring) != 0) {
-			printf("  %s: \"%s\" != \"%s\"\n", path, ref->valuestring, ours->valuestring);
+			printf("  %s: \"%s\" != \"%s\"\n", path, ref->valuestring,
+			       ours->valuestring);
 			return 1;
 		}
 		return 0;
@@ -110,7 +111,8 @@ static int diff(const cJSON *ref, const cJSON *ours, const char *path, const cha
 		}
 		for (int i = 0; i < n; i++) {
 			snprintf(sub, sizeof(sub), "%s.%d", path, i);
-			bad += diff(cJSON_GetArrayItem(ref, i), cJSON_GetArrayItem(ours, i), sub, allow);
+			bad += diff(cJSON_GetArrayItem(ref, i), cJSON_GetArrayItem(ours, i), sub,
+			            allow);
 		}
 		return bad;
 	}
@@ -119,7 +121,8 @@ static int diff(const cJSON *ref, const cJSON *ours, const char *path, const cha
 		cJSON_ArrayForEach(c, ref)
 		{
 			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", c->string);
-			bad += diff(c, cJSON_GetObjectItemCaseSensitive(ours, c->string), sub, allow);
+			bad += diff(c, cJSON_GetObjectItemCaseSensitive(ours, c->string), sub,
+			            allow);
 		}
 		cJSON_ArrayForEach(c, ours)
 		{
@@ -168,7 +171,16 @@ struct bat {
 };
 static const struct bat bats[3] = {
         {"02aabbcc0001", "HMA-1", "192.168.1.21", 'A', 120, {150, 0, 0}, 0.0, true, 150, true, 1.0},
-        {"02aabbcc0002", "HMG-50", "192.168.1.22", 'B', -80, {0, -40, 0}, 0.25, true, -40, true,
+        {"02aabbcc0002",
+         "HMG-50",
+         "192.168.1.22",
+         'B',
+         -80,
+         {0, -40, 0},
+         0.25,
+         true,
+         -40,
+         true,
          2.1},
         {"02aabbcc0003", "VNSE3-0", "192.168.1.23", 'C', 0, {0, 0, 12}, 1.0, false, 0, false, 0},
 };
@@ -214,7 +226,8 @@ static void test_consumer_state(void **st)
 		struct mq_consumer_state s;
 		consumer_state(i, &s);
 		int n = mq_consumer_state_json(&s, buf, sizeof(buf));
-		snprintf(topic, sizeof(topic), "astrameter/ct002/device-1/consumer/%s", bats[i].cid);
+		snprintf(topic, sizeof(topic), "astrameter/ct002/device-1/consumer/%s",
+		         bats[i].cid);
 		same(publish(pubs, topic, 0), buf, n, allow);
 		cJSON *o = parse(buf, n);
 		const cJSON *ai = cJSON_GetObjectItem(o, "answer_interval");
@@ -241,12 +254,15 @@ static void test_device_states(void **st)
 	}
 	/* 2.3.0: the control-quality keys; null where unknown, band never null */
 	struct mq_quality q = {.verdict = "warmup", .band_w = 25};
-	struct mq_ct002_status s = {.smooth_target = 334.5, .active_control = true,
-	                            .consumer_count = 3, .quality = &q};
-	static const char *const allow[] = {"control_quality", "control_quality_score",
-	                                    "control_quality_error_w", "control_quality_in_band_pct",
+	struct mq_ct002_status s = {
+	        .smooth_target = 334.5, .active_control = true, .consumer_count = 3, .quality = &q};
+	static const char *const allow[] = {"control_quality",
+	                                    "control_quality_score",
+	                                    "control_quality_error_w",
+	                                    "control_quality_in_band_pct",
 	                                    "control_quality_crossings_per_min",
-	                                    "control_quality_band_w", NULL};
+	                                    "control_quality_band_w",
+	                                    NULL};
 	int n = mq_ct002_status_json(&s, buf, sizeof(buf));
 	same(publish(pubs, "astrameter/ct002/device-1/status", 2), buf, n, allow);
 	cJSON *o = parse(buf, n);
@@ -306,10 +322,12 @@ static void test_discovery_setup(void **st)
 	check_disc(pubs, "homeassistant/device/astrameter_addon_astrameter_astrameter/config", n,
 	           topic, buf, NULL);
 
-	static const char *const dev_allow[] = {
-	        "components.control_quality", "components.control_quality_score",
-	        "components.control_quality_error_w", "components.control_quality_in_band_pct",
-	        "components.control_quality_crossings_per_min", NULL};
+	static const char *const dev_allow[] = {"components.control_quality",
+	                                        "components.control_quality_score",
+	                                        "components.control_quality_error_w",
+	                                        "components.control_quality_in_band_pct",
+	                                        "components.control_quality_crossings_per_min",
+	                                        NULL};
 	n = mq_disc_ct002_device(&ctx, "device-1", true, topic, sizeof(topic), buf, sizeof(buf));
 	check_disc(pubs, "homeassistant/device/astrameter_ct002_device-1/config", n, topic, buf,
 	           dev_allow);
@@ -317,8 +335,7 @@ static void test_discovery_setup(void **st)
 	const cJSON *cq = component(o, "control_quality");
 	assert_string_equal(cJSON_GetObjectItem(cq, "device_class")->valuestring, "enum");
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cq, "options")), 5);
-	assert_string_equal(cJSON_GetObjectItem(cq, "entity_category")->valuestring,
-	                    "diagnostic");
+	assert_string_equal(cJSON_GetObjectItem(cq, "entity_category")->valuestring, "diagnostic");
 	cJSON_Delete(o);
 
 	static const char *const con_allow[] = {"components.last_seen",
@@ -379,10 +396,12 @@ static void test_discovery_variants(void **st)
 	const cJSON *ref;
 	struct mq_disc_ctx noslug = ctx;
 	noslug.hub_id = NULL;
-	static const char *const dev_allow[] = {
-	        "components.control_quality", "components.control_quality_score",
-	        "components.control_quality_error_w", "components.control_quality_in_band_pct",
-	        "components.control_quality_crossings_per_min", NULL};
+	static const char *const dev_allow[] = {"components.control_quality",
+	                                        "components.control_quality_score",
+	                                        "components.control_quality_error_w",
+	                                        "components.control_quality_in_band_pct",
+	                                        "components.control_quality_crossings_per_min",
+	                                        NULL};
 	static const char *const con_allow[] = {"components.last_seen",
 	                                        "components.answer_interval",
 	                                        "components.phase.options", NULL};
@@ -455,8 +474,10 @@ static void test_ids(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_consumer_state),    cmocka_unit_test(test_device_states),
-	        cmocka_unit_test(test_discovery_setup),   cmocka_unit_test(test_discovery_variants),
+	        cmocka_unit_test(test_consumer_state),
+	        cmocka_unit_test(test_device_states),
+	        cmocka_unit_test(test_discovery_setup),
+	        cmocka_unit_test(test_discovery_variants),
 	        cmocka_unit_test(test_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
