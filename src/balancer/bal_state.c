@@ -115,3 +115,13 @@ int bal_phase_idx(char p)
 {
 	return p == 'B' ? 1 : (p == 'C' ? 2 : 0);
 }
+
+bool bal_ctl_id_ok(const char *id)
+{
+	if (!id || !*id || strlen(id) >= BAL_ID_LEN)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '=')
+			return false;
+	return true;
+}

@@ -180,6 +180,9 @@ void bal_idl_del(struct bal_idlist *l, const char *id);
 
 /* ---- user controls table (the setters are in bal_controls.c) ---- */
 const struct bal_controls *bal_ctl_find(const struct balancer *b, const char *id);
+/* A consumer id that may have controls: 1..BAL_ID_LEN-1 bytes, no space, control byte or
+ * '=' (the state file's separators). */
+bool bal_ctl_id_ok(const char *id);
 void bal_controls_default(struct bal_controls *c);
 
 /* Index of the phase field a consumer reads: A/B/C, everything else (D, inspection) A. */
