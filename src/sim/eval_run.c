@@ -107,10 +107,12 @@ static int daemon_config(const struct run *r, uint16_t ct_port, uint16_t http_po
 	char lines[1536];
 	if (eval_ct002_lines(r->sc, r->o, lines, sizeof(lines)) < 0)
 		return -1;
+	/* Every simulated battery polls from 127.0.0.1, unlike real ones: lift the per-address
+	 * cap of the consumer table. */
 	int n = snprintf(buf, cap,
 	                 "[GENERAL]\nDEVICE_TYPE = ct002\nSKIP_POWERMETER_TEST = True\n"
 	                 "ENABLE_WEB_SERVER = False\n\n"
-	                 "[CT002]\nUDP_PORT = %u\n%s\n"
+	                 "[CT002]\nUDP_PORT = %u\nMAX_CONSUMERS_PER_ADDRESS = 32\n%s\n"
 	                 "[JSON_HTTP]\nURL = http://127.0.0.1:%u/power\n"
 	                 "JSON_PATHS = $.phase_a,$.phase_b,$.phase_c\n",
 	                 ct_port, lines, http_port);

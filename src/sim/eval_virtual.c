@@ -155,6 +155,8 @@ static int setup_ct(struct vrun *v, struct err *e)
 	snprintf(cc.ct_type, sizeof(cc.ct_type), "HME-4");
 	cc.wifi_rssi = -50;
 	cc.consumer_ttl = VIRT_CONSUMER_TTL_S;
+	/* Every simulated battery polls from 127.0.0.1 (see below), unlike real ones. */
+	cc.per_addr_max = CT002_MAX_CONSUMERS;
 	ct002_core_init(&v->core, &cc);
 	ct002_core_set_balancer(&v->core, v->bal);
 	return 0;
