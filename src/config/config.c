@@ -24,6 +24,8 @@
 #include "astrameter/cfg_schema.h"
 #include "astrameter/config.h"
 #include "astrameter/log.h"
+#include "astrameter/pynum.h"
+#include "astrameter/text.h"
 
 /* The longest physical line we accept. A Home Assistant long-lived token is ~200 bytes and
  * JWTs (Envoy) a few KB; 1 MiB leaves room for anything a person pastes. */
@@ -643,51 +645,6 @@ int cfg_get_bool(struct cfg_section *s, const char *key, bool def, bool *out, st
 	return value_err(e, s, key, v, "invalid boolean (use true/false, yes/no, on/off, 1/0)");
 }
 
-/* Python int(): blanks around, optional sign, decimal digits with single underscores
- * between them. 0 ok, 1 syntax error, 2 out of the range of long. */
-static int parse_pyint(const char *v, long *out)
-{
-	const char *p = v;
-	while (is_blank((unsigned char)*p))
-		p++;
-	bool neg = false;
-	if (*p == '+' || *p == '-')
-		neg = *p++ == '-';
-	if (!isdigit((unsigned char)*p))
-		return 1;
-	/* Accumulate the magnitude as a negative number: LONG_MIN has no positive twin. */
-	long acc = 0;
-	bool over = false;
-	for (; *p; p++) {
-		if (*p == '_') {
-			if (!isdigit((unsigned char)p[1]))
-				return 1;
-			continue;
-		}
-		if (!isdigit((unsigned char)*p))
-			break;
-		int d = *p - '0';
-		if (acc < (LONG_MIN + d) / 10)
-			over = true;
-		else
-			acc = acc * 10 - d;
-	}
-	while (is_blank((unsigned char)*p))
-		p++;
-	if (*p)
-		return 1;
-	if (!neg) {
-		if (acc == LONG_MIN)
-			over = true;
-		else
-			acc = -acc;
-	}
-	if (over)
-		return 2;
-	*out = acc;
-	return 0;
-}
-
 static int range_err_long(struct err *e, struct cfg_section *s, const char *key, const char *v,
                           long min, long max)
 {
@@ -709,67 +666,13 @@ int cfg_get_int(struct cfg_section *s, const char *key, long def, long min, long
 		return 0;
 	}
 	long x = 0;
-	int rc = parse_pyint(v, &x);
-	if (rc == 1)
+	int rc = pynum_int(v, strlen(v), &x);
+	if (rc == PYNUM_SYNTAX)
 		return value_err(e, s, key, v, "invalid integer");
-	if (rc == 2 || x < min || x > max)
+	if (rc == PYNUM_RANGE || x < min || x > max)
 		return range_err_long(e, s, key, v, min, max);
 	*out = x;
 	return 0;
-}
-
-/* Python float() for one token [p, end): blanks around, sign, decimal mantissa with
- * optional fraction and exponent, inf/infinity/nan, single underscores between digits.
- * Hexadecimal (which strtod would take) is refused. Only finite results are accepted. */
-static bool parse_pyfloat(const char *p, const char *end, double *out)
-{
-	while (p < end && is_blank((unsigned char)*p))
-		p++;
-	while (end > p && is_blank((unsigned char)end[-1]))
-		end--;
-	char buf[128];
-	size_t n = 0;
-	const char *q = p;
-	if (q < end && (*q == '+' || *q == '-'))
-		buf[n++] = *q++;
-	size_t mant = 0;
-	bool seen_dot = false, seen_exp = false, exp_digits = false;
-	for (; q < end; q++) {
-		char ch = *q;
-		if (n + 1 >= sizeof(buf))
-			return false;
-		if (isdigit((unsigned char)ch)) {
-			buf[n++] = ch;
-			if (seen_exp)
-				exp_digits = true;
-			else
-				mant++;
-		} else if (ch == '_') {
-			if (q == p || !isdigit((unsigned char)q[-1]) || q + 1 >= end ||
-			    !isdigit((unsigned char)q[1]))
-				return false;
-		} else if (ch == '.' && !seen_dot && !seen_exp) {
-			seen_dot = true;
-			buf[n++] = ch;
-		} else if ((ch == 'e' || ch == 'E') && !seen_exp && mant > 0) {
-			seen_exp = true;
-			buf[n++] = ch;
-			if (q + 1 < end && (q[1] == '+' || q[1] == '-'))
-				buf[n++] = *++q;
-		} else {
-			break;
-		}
-	}
-	if (q != end || mant == 0 || (seen_exp && !exp_digits))
-		return false; /* inf/nan land here too: not finite, so refused anyway */
-	buf[n] = '\0';
-	errno = 0;
-	char *ep = NULL;
-	double d = strtod(buf, &ep);
-	if (*ep != '\0' || !isfinite(d))
-		return false;
-	*out = d;
-	return true;
 }
 
 static int range_err_double(struct err *e, struct cfg_section *s, const char *key, const char *v,
@@ -791,7 +694,7 @@ int cfg_get_double(struct cfg_section *s, const char *key, double def, double mi
 		return 0;
 	}
 	double d = 0;
-	if (!parse_pyfloat(v, v + strlen(v), &d))
+	if (pynum_float_finite(v, strlen(v), &d) != 0)
 		return value_err(e, s, key, v, "invalid number");
 	if (!(d >= min && d <= max))
 		return range_err_double(e, s, key, v, min, max);
@@ -807,39 +710,29 @@ int cfg_get_double_list(struct cfg_section *s, const char *key, double *out, siz
 	const char *v = cfg_get(s, key);
 	if (!v)
 		return 0;
-	const char *p = v;
 	size_t count = 0;
-	for (;;) {
-		const char *comma = strchr(p, ',');
-		const char *end = comma ? comma : p + strlen(p);
-		const char *a = p, *b = end;
-		while (a < b && is_blank((unsigned char)*a))
-			a++;
-		while (b > a && is_blank((unsigned char)b[-1]))
-			b--;
-		if (a == b) {
-			if (!comma && count == 0)
+	struct txt_split it;
+	struct txt_item item;
+	txt_split_init(&it, v, strlen(v), ',');
+	while (txt_split_next(&it, &item)) {
+		if (item.len == 0) {
+			if (item.last && count == 0)
 				return value_err(e, s, key, v, "empty list");
 			return value_err(e, s, key, v, "empty item in list");
 		}
 		double d = 0;
-		if (!parse_pyfloat(a, b, &d)) {
-			char item[40];
-			size_t len = (size_t)(b - a);
-			if (len >= sizeof(item))
-				len = sizeof(item) - 1;
-			memcpy(item, a, len);
-			item[len] = '\0';
+		if (pynum_float_finite(item.s, item.len, &d) != 0) {
+			char shown[40];
+			size_t len = item.len < sizeof(shown) ? item.len : sizeof(shown) - 1;
+			memcpy(shown, item.s, len);
+			shown[len] = '\0';
 			if (cfg_key_is_secret(key))
-				snprintf(item, sizeof(item), "<redacted>");
-			return value_err(e, s, key, v, "invalid number '%s' in list", item);
+				snprintf(shown, sizeof(shown), "<redacted>");
+			return value_err(e, s, key, v, "invalid number '%s' in list", shown);
 		}
 		if (count == cap)
 			return value_err(e, s, key, v, "more than %zu values in list", cap);
 		out[count++] = d;
-		if (!comma)
-			break;
-		p = comma + 1;
 	}
 	*n = count;
 	return 0;

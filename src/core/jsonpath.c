@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "astrameter/jsonpath.h"
+#include "astrameter/pynum.h"
 
 /* Strings produced by sub/split/str are bounded by this; meter values are short. */
 #define JP_STRBUF    256
@@ -598,7 +599,7 @@ static int jp_cond(struct jp_parser *ps, struct jp_cond *c)
 	size_t start = ps->pos;
 	while (ps->pos < ps->len && strchr("+-.0123456789eE", ps->s[ps->pos]))
 		ps->pos++;
-	if (jsonpath_parse_float(ps->s + start, ps->pos - start, &c->num) != 0) {
+	if (pynum_float_finite(ps->s + start, ps->pos - start, &c->num) != 0) {
 		ps->pos = start;
 		return jp_fail(ps, "filter value must be a number, a quoted string, true, false "
 		                   "or null");
@@ -1068,57 +1069,6 @@ const cJSON *jsonpath_find(const struct jsonpath *p, const cJSON *root)
 	return found;
 }
 
-int jsonpath_parse_float(const char *s, size_t len, double *out)
-{
-	char buf[128];
-	size_t n = 0, i = 0;
-	while (i < len && isspace((unsigned char)s[i]))
-		i++;
-	while (len > i && isspace((unsigned char)s[len - 1]))
-		len--;
-	if (i < len && (s[i] == '+' || s[i] == '-'))
-		buf[n++] = s[i++];
-	size_t digits = 0;
-	bool dot = false, exp = false;
-	char prev = 0;
-	for (; i < len; i++) {
-		char c = s[i];
-		if (n + 2 >= sizeof(buf))
-			return -1;
-		if (isdigit((unsigned char)c)) {
-			digits++;
-			buf[n++] = c;
-		} else if (c == '_') {
-			/* Python accepts '_' only between two digits. */
-			if (!isdigit((unsigned char)prev) || i + 1 >= len ||
-			    !isdigit((unsigned char)s[i + 1]))
-				return -1;
-		} else if (c == '.' && !dot && !exp) {
-			dot = true;
-			buf[n++] = c;
-		} else if ((c == 'e' || c == 'E') && digits && !exp) {
-			exp = true;
-			buf[n++] = c;
-			if (i + 1 < len && (s[i + 1] == '+' || s[i + 1] == '-'))
-				buf[n++] = s[++i];
-			if (i + 1 >= len || !isdigit((unsigned char)s[i + 1]))
-				return -1;
-		} else {
-			return -1;
-		}
-		prev = c;
-	}
-	if (!digits)
-		return -1;
-	buf[n] = '\0';
-	char *end;
-	double v = strtod(buf, &end);
-	if (*end != '\0' || !isfinite(v))
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Python-style rendering of a scalar for `str()`. */
 static int jp_scalar_str(const cJSON *n, char *buf, size_t cap)
 {
@@ -1269,7 +1219,7 @@ int jsonpath_eval_number(const struct jsonpath *p, const cJSON *root, double *ou
 		return err_set(e, "no match for JSON path '%s'", p->text);
 	const cJSON *n = ctx.node;
 	if (ctx.is_str) {
-		if (jsonpath_parse_float(ctx.str, strlen(ctx.str), out) != 0)
+		if (pynum_float_finite(ctx.str, strlen(ctx.str), out) != 0)
 			return err_set(e, "JSON path '%s': value is not a number (\"%.40s\")",
 			               p->text, ctx.str);
 		return 0;
@@ -1285,7 +1235,7 @@ int jsonpath_eval_number(const struct jsonpath *p, const cJSON *root, double *ou
 		return 0;
 	}
 	if (cJSON_IsString(n)) {
-		if (jsonpath_parse_float(n->valuestring, strlen(n->valuestring), out) != 0)
+		if (pynum_float_finite(n->valuestring, strlen(n->valuestring), out) != 0)
 			return err_set(e, "JSON path '%s': value is not a number (\"%.40s\")",
 			               p->text, n->valuestring);
 		return 0;

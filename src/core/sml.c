@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "astrameter/sml.h"
+#include "astrameter/text.h"
 
 static const uint8_t esc4[4] = {0x1b, 0x1b, 0x1b, 0x1b};
 static const uint8_t begin8[8] = {0x1b, 0x1b, 0x1b, 0x1b, 0x01, 0x01, 0x01, 0x01};
@@ -22,14 +23,6 @@ void sml_obis_cfg_default(struct sml_obis_cfg *cfg)
 	*cfg = def;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int sml_obis_parse_hex(const char *s, uint8_t out[6], struct err *e)
 {
 	const char *p = s;
@@ -43,7 +36,8 @@ int sml_obis_parse_hex(const char *s, uint8_t out[6], struct err *e)
 		               s);
 	uint8_t tmp[6];
 	for (size_t i = 0; i < 6; i++) {
-		int hi = hexval((unsigned char)p[2 * i]), lo = hexval((unsigned char)p[2 * i + 1]);
+		int hi = txt_hexval((unsigned char)p[2 * i]);
+		int lo = txt_hexval((unsigned char)p[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return err_set(
 			        e,

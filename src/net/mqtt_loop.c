@@ -37,6 +37,7 @@
 #include "astrameter/log.h"
 #include "astrameter/mqtt_loop.h"
 #include "astrameter/resolve.h"
+#include "astrameter/text.h"
 
 #define MISC_MS 1000
 
@@ -654,17 +655,6 @@ int mqtt_loop_publish(struct mqtt_loop *ml, const char *topic, const void *paylo
 
 /* ---------------------------------------------------------------- URI */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) into out (cap bytes with NUL); invalid escapes stay as written
  * (Python's unquote). -1 if it does not fit. */
 static int pct_decode(const char *s, size_t n, char *out, size_t cap)
@@ -672,8 +662,9 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap)
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (c == '%' && i + 2 < n && txt_hexval(s[i + 1]) >= 0 &&
+		    txt_hexval(s[i + 2]) >= 0) {
+			c = (char)(txt_hexval(s[i + 1]) * 16 + txt_hexval(s[i + 2]));
 			i += 2;
 		}
 		if (o + 1 >= cap)

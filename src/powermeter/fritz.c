@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "astrameter/pm_parsers.h"
+#include "astrameter/text.h"
 #include "powermeter/pmhttp.h"
 
 int fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
@@ -38,40 +39,6 @@ int fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
 		return err_set(e, "AIN too long");
 	memcpy(out + o, "-1", 3);
 	return 0;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int unhex(const char *s, size_t n, unsigned char *out, size_t cap, size_t *outlen)
-{
-	if (n % 2 || n / 2 > cap)
-		return -1;
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i / 2] = (unsigned char)(hi << 4 | lo);
-	}
-	*outlen = n / 2;
-	return 0;
-}
-
-static void tohex(const unsigned char *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static int pbkdf2_response(const char *chal, const char *password, char *out, size_t cap,
@@ -103,7 +70,8 @@ static int pbkdf2_response(const char *chal, const char *password, char *out, si
 		it[k] = strtol(num, &end, 10);
 		if (*end || it[k] < 1 || it[k] > 10000000)
 			return err_set(e, "malformed PBKDF2 challenge");
-		if (unhex(f[2 + 2 * k], flen[2 + 2 * k], salt[k], sizeof(salt[k]), &slen[k]) < 0)
+		if (txt_unhex(f[2 + 2 * k], flen[2 + 2 * k], salt[k], sizeof(salt[k]), &slen[k]) <
+		    0)
 			return err_set(e, "malformed PBKDF2 challenge");
 	}
 	unsigned char h1[32], h2[32];
@@ -113,7 +81,7 @@ static int pbkdf2_response(const char *chal, const char *password, char *out, si
 	                       EVP_sha256(), sizeof(h2), h2))
 		return err_set(e, "PBKDF2 failed");
 	char hex[65];
-	tohex(h2, sizeof(h2), hex);
+	txt_tohex(h2, sizeof(h2), hex);
 	int n = snprintf(out, cap, "%.*s$%s", (int)flen[4], f[4], hex);
 	if (n < 0 || (size_t)n >= cap)
 		return err_set(e, "login response too long");
@@ -186,7 +154,7 @@ static int md5_response(const char *chal, const char *password, char *out, size_
 	if (!EVP_Digest(u16, (size_t)ulen, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
 		return err_set(e, "MD5 failed");
 	char hex[33];
-	tohex(md, 16, hex);
+	txt_tohex(md, 16, hex);
 	n = snprintf(out, cap, "%s-%s", chal, hex);
 	if (n < 0 || (size_t)n >= cap)
 		return err_set(e, "login response too long");

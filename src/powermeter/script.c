@@ -25,6 +25,7 @@
 #include "astrameter/pm_parsers.h"
 #include "astrameter/pm_script.h"
 #include "astrameter/powermeter.h"
+#include "astrameter/pynum.h"
 
 extern char **environ;
 
@@ -77,7 +78,7 @@ int script_parse_output(const char *buf, size_t len, struct pm_reading *out, str
 		if (n == 0)
 			continue;
 		double v;
-		if (memchr(s, '\0', n) || jsonpath_parse_float(s, n, &v) != 0)
+		if (memchr(s, '\0', n) || pynum_float_finite(s, n, &v) != 0)
 			return err_set(e, "line %u is not a number: '%.*s'", line,
 			               (int)(n > 40 ? 40 : n), s);
 		if (fabs(v) > PM_PARSE_MAX_W)
