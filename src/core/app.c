@@ -384,6 +384,9 @@ static int app_configure(struct app *app, const struct app_opts *o, struct err *
 	if (resolve_devices(app, o, &env, e) != 0)
 		return -1;
 	/* Keys nobody asked for: unknown, or known upstream but not built here. */
+	size_t n_pm_kinds = 0;
+	const struct cfg_schema_kind *pm_kinds = pm_schema_kinds(&n_pm_kinds);
+	cfg_schema_set_meter_kinds(pm_kinds, n_pm_kinds);
 	cfg_schema_check(&app->cfg, section_built, NULL);
 	return 0;
 }

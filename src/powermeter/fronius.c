@@ -97,7 +97,17 @@ static int fronius_configure(struct pm_meter *m, struct cfg_section *sec, struct
 	        dev);
 }
 
+/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
+ * the schema warns about any other key in its sections. */
+static const struct cfg_schema_key fronius_keys[] = {
+        {"IP", CFG_KEY_HERE},
+        {"DEVICE_ID", CFG_KEY_HERE},
+        {"PER_PHASE", CFG_KEY_HERE},
+        {NULL, 0},
+};
+
 const struct pm_driver pm_fronius_driver = {
+        .keys = fronius_keys,
         .name = "FRONIUS",
         .priv_size = sizeof(struct fronius_priv),
         .configure = fronius_configure,

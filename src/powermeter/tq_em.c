@@ -306,7 +306,17 @@ static int tq_poll(struct pm_meter *m, ev_ms now)
 	return tq_issue(m, p, tq_em_sm_begin(&p->sm, now));
 }
 
+/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
+ * the schema warns about any other key in its sections. */
+static const struct cfg_schema_key tq_em_keys[] = {
+        {"IP", CFG_KEY_HERE},
+        {"PASSWORD", CFG_KEY_HERE | CFG_KEY_SECRET},
+        {"TIMEOUT", CFG_KEY_HERE},
+        {NULL, 0},
+};
+
 const struct pm_driver pm_tq_em_driver = {
+        .keys = tq_em_keys,
         .name = "TQ_EM",
         .priv_size = sizeof(struct tq_priv),
         .configure = tq_configure,

@@ -272,7 +272,8 @@ static struct pm_meter *poll_once(struct drv_fx *f, const char *ini, struct err 
 	memset(&f->cfg, 0, sizeof(f->cfg));
 	if (cfg_load_string(&f->cfg, ini, e) != 0)
 		fail_msg("ini: %s", e->msg);
-	struct pm_meter *m = pm_meter_new(&pm_json_http_driver, &f->cfg.sec[0], NULL, &f->ctx, e);
+	struct pm_meter *m =
+	        pm_meter_new(pm_driver_for_section("JSON_HTTP"), &f->cfg.sec[0], NULL, &f->ctx, e);
 	if (!m)
 		return NULL;
 	assert_int_equal(pm_meter_start(m, e), 0);
@@ -381,8 +382,8 @@ static void test_config_errors(void **state)
 		memset(&cfg, 0, sizeof(cfg));
 		struct err e = {{0}};
 		assert_int_equal(cfg_load_string(&cfg, cases[i].ini, &e), 0);
-		struct pm_meter *m =
-		        pm_meter_new(&pm_json_http_driver, &cfg.sec[0], NULL, &ctx, &e);
+		struct pm_meter *m = pm_meter_new(pm_driver_for_section("JSON_HTTP"), &cfg.sec[0],
+		                                  NULL, &ctx, &e);
 		if (m)
 			fail_msg("case %zu configured", i);
 		if (!strstr(e.msg, cases[i].msg))

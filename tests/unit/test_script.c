@@ -118,7 +118,7 @@ static void make(struct fx *f, const char *command, const char *timeout)
 	         timeout ? "TIMEOUT = " : "", timeout ? timeout : "");
 	struct err e;
 	assert_int_equal(cfg_load_string(&f->cfg, ini, &e), 0);
-	f->m = pm_meter_new(&pm_script_driver, &f->cfg.sec[0], NULL, &f->ctx, &e);
+	f->m = pm_meter_new(pm_driver_for_section("SCRIPT"), &f->cfg.sec[0], NULL, &f->ctx, &e);
 	if (!f->m)
 		fail_msg("configure: %s", e.msg);
 	assert_int_equal(pm_meter_start(f->m, &e), 0);
@@ -240,7 +240,8 @@ static void test_config_errors(void **state)
 		memset(&cfg, 0, sizeof(cfg));
 		struct err e = {{0}};
 		assert_int_equal(cfg_load_string(&cfg, cases[i].ini, &e), 0);
-		struct pm_meter *m = pm_meter_new(&pm_script_driver, &cfg.sec[0], NULL, &ctx, &e);
+		struct pm_meter *m =
+		        pm_meter_new(pm_driver_for_section("SCRIPT"), &cfg.sec[0], NULL, &ctx, &e);
 		if (m)
 			fail_msg("case %zu configured", i);
 		if (!strcasestr(e.msg, cases[i].msg))
