@@ -67,6 +67,10 @@ const struct emu_type *emu_type_find(const char *device_type);
 /* The whole table, in the reference's documentation order; *n receives its length. */
 const struct emu_type *emu_types(size_t *n);
 
+/* The names, comma-separated in table order ("ct002, ct003, ..."), into buf (truncated to
+ * fit). */
+void emu_type_names(char *buf, size_t len);
+
 /* The ops for a device type name, or NULL if unknown. */
 const struct emu_ops *emu_ops_for_type(const char *device_type);
 

@@ -65,19 +65,6 @@ struct app {
 	enum { RUN_GO, RUN_EXIT, RUN_RELOAD } next;
 };
 
-static const char *const device_type_names[] = {"ct002",           "ct003",
-                                                "shellypro3em",    "shellyemg3",
-                                                "shellyproem50",   "shellypro3em_old",
-                                                "shellypro3em_new"};
-
-static bool valid_device_type(const char *t)
-{
-	for (size_t i = 0; i < sizeof(device_type_names) / sizeof(device_type_names[0]); i++)
-		if (strcmp(t, device_type_names[i]) == 0)
-			return true;
-	return false;
-}
-
 void app_usage(const char *prog)
 {
 	printf("Usage: %s [options]\n"
@@ -157,15 +144,14 @@ int app_parse_args(int argc, char **argv, struct app_opts *o, struct err *e)
 			if (*n == 0)
 				return err_set(e, "option %s needs at least one value", a);
 			if (types) {
+				char names[128];
+				emu_type_names(names, sizeof(names));
 				for (size_t k = 0; k < *n; k++)
-					if (!valid_device_type(dst[k]))
+					if (!emu_type_find(dst[k]))
 						return err_set(
 						        e,
-						        "%s: invalid choice '%s' (choose from "
-						        "ct002, ct003, shellypro3em, shellyemg3, "
-						        "shellyproem50, shellypro3em_old, "
-						        "shellypro3em_new)",
-						        a, dst[k]);
+						        "%s: invalid choice '%s' (choose from %s)",
+						        a, dst[k], names);
 			}
 		} else if (!strcmp(a, "--throttle-interval")) {
 			NEED_VALUE();
@@ -202,15 +188,6 @@ static size_t split_list(char *s, char **out, size_t cap)
 	return n;
 }
 
-static const char *shelly_id_prefix(const char *type)
-{
-	if (!strncmp(type, "shellypro3em", 12))
-		return "shellypro3em";
-	if (!strcmp(type, "shellyemg3") || !strcmp(type, "shellyproem50"))
-		return type;
-	return NULL;
-}
-
 /* Resolves DEVICE_TYPE / DEVICE_IDS (CLI first) into app->dev[] (no sockets yet). */
 static int resolve_devices(struct app *app, const struct app_opts *o, struct emu_env *env,
                            struct err *e)
@@ -228,7 +205,7 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 		snprintf(types_buf, sizeof(types_buf), "%s", v);
 		nt = split_list(types_buf, types, APP_MAX_DEVICES);
 		for (size_t i = 0; i < nt; i++)
-			if (!valid_device_type(types[i]))
+			if (!emu_type_find(types[i]))
 				return err_set(e, "[GENERAL] DEVICE_TYPE: unknown device type '%s'",
 				               types[i]);
 	}
@@ -249,7 +226,8 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 			return err_set(e, "too many devices (at most %d)", APP_MAX_DEVICES);
 		struct app_device *d = &app->dev[app->n_dev++];
 		snprintf(d->type, sizeof(d->type), "%s", types[i]);
-		const char *pfx = shelly_id_prefix(types[i]);
+		const struct emu_type *et = emu_type_find(types[i]);
+		const char *pfx = et ? et->id_prefix : NULL;
 		if (i < ni)
 			snprintf(d->id, sizeof(d->id), "%s", ids[i]);
 		else if (pfx)
@@ -264,12 +242,10 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 	long ct_ports[APP_MAX_DEVICES];
 	size_t n_ct = 0;
 	for (size_t i = 0; i < app->n_dev; i++) {
-		const char *t = app->dev[i].type;
-		if (strcmp(t, "ct002") != 0 && strcmp(t, "ct003") != 0)
+		const struct emu_type *et = emu_type_find(app->dev[i].type);
+		if (!et || !et->ct_section)
 			continue;
-		struct cfg_section *s = NULL;
-		if (!strcmp(t, "ct003"))
-			s = cfg_find(&app->cfg, "CT003");
+		struct cfg_section *s = cfg_find(&app->cfg, et->ct_section);
 		if (!s)
 			s = cfg_find(&app->cfg, "CT002");
 		long port;

@@ -2,6 +2,7 @@
 /* The emulated device types: one row per DEVICE_TYPE value, the only list of their names,
  * with the emulator that serves each, its default device id and its UDP ports (REFERENCE
  * §1.1). A new device type is one row here (and its emulator). */
+#include <stdio.h>
 #include <string.h>
 
 #include "astrameter/emu.h"
@@ -28,6 +29,19 @@ const struct emu_type *emu_type_find(const char *device_type)
 		if (strcmp(device_type, types[i].name) == 0)
 			return &types[i];
 	return NULL;
+}
+
+void emu_type_names(char *buf, size_t len)
+{
+	size_t o = 0;
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && o < len; i++) {
+		int w = snprintf(buf + o, len - o, "%s%s", i ? ", " : "", types[i].name);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
 }
 
 const struct emu_ops *emu_ops_for_type(const char *device_type)

@@ -218,6 +218,9 @@ def test_version_help_unknown_option():
     check(rc == 0 and "--check-config" in out, out)
     rc, _, err = run_cli(["--bogus"])
     check(rc == 2 and "--bogus" in err, err)
+    rc, _, err = run_cli(["-d", "ct004"])
+    check(rc == 2 and "-d: invalid choice 'ct004' (choose from ct002, ct003, shellypro3em, "
+          "shellyemg3, shellyproem50, shellypro3em_old, shellypro3em_new)" in err, (rc, err))
 
 
 if __name__ == "__main__":

@@ -502,6 +502,12 @@ static void test_device_type_table(void **state)
 	assert_null(emu_type_find("ct004"));
 	assert_null(emu_type_find("CT002"));
 	assert_null(emu_ops_for_type("shelly"));
+	char names[128];
+	emu_type_names(names, sizeof(names));
+	assert_string_equal(names, "ct002, ct003, shellypro3em, shellyemg3, shellyproem50, "
+	                           "shellypro3em_old, shellypro3em_new");
+	emu_type_names(names, 8); /* truncated, still a string */
+	assert_string_equal(names, "ct002, ");
 }
 
 int main(void)
