@@ -15,7 +15,7 @@
 #include "astrameter/text.h"
 #include "powermeter/pmhttp.h"
 
-int fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
+int pm_fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
 {
 	size_t o = 0;
 	for (const char *p = ain; *p; p++) {
@@ -161,8 +161,8 @@ static int md5_response(const char *chal, const char *password, char *out, size_
 	return 0;
 }
 
-int fritz_login_response(const char *challenge, const char *password, char *out, size_t cap,
-                         struct err *e)
+int pm_fritz_login_response(const char *challenge, const char *password, char *out, size_t cap,
+                            struct err *e)
 {
 	if (strncmp(challenge, "2$", 2) == 0)
 		return pbkdf2_response(challenge, password, out, cap, e);
@@ -250,8 +250,8 @@ static int check_doc(const char *body, size_t len, const char *close, struct err
 	return 0;
 }
 
-int fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap, char *challenge,
-                        size_t chal_cap, long *block_time, struct err *e)
+int pm_fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap, char *challenge,
+                           size_t chal_cap, long *block_time, struct err *e)
 {
 	if (!body || check_doc(body, len, "</SessionInfo>", e) < 0)
 		return body ? -1 : err_set(e, "empty body");
@@ -260,7 +260,7 @@ int fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap,
 	if (r < 0)
 		return err_set(e, "malformed SID");
 	if (r == 0 || !sid[0])
-		snprintf(sid, sid_cap, "%s", FRITZ_INVALID_SID);
+		snprintf(sid, sid_cap, "%s", PM_FRITZ_INVALID_SID);
 	r = tag_text(body, end, "Challenge", challenge, chal_cap);
 	if (r < 0)
 		return err_set(e, "malformed Challenge");
@@ -304,7 +304,8 @@ static int attr(const char *p, const char *gt, const char *name, char *out, size
 	return 0;
 }
 
-int fritz_parse_devicelist(const char *body, size_t len, const char *ain, double *w, struct err *e)
+int pm_fritz_parse_devicelist(const char *body, size_t len, const char *ain, double *w,
+                              struct err *e)
 {
 	if (!body || check_doc(body, len, "</devicelist>", e) < 0)
 		return body ? -1 : err_set(e, "empty body");
@@ -410,7 +411,7 @@ static int fritz_step(struct pm_meter *m, struct fritz_priv *p, const struct htt
 	}
 	if (p->step == FRITZ_LIST) {
 		double w;
-		if (fritz_parse_devicelist(res->body, res->len, p->ain, &w, &e) != 0) {
+		if (pm_fritz_parse_devicelist(res->body, res->len, p->ain, &w, &e) != 0) {
 			pm_meter_fail(m, "%s", e.msg);
 			return 0;
 		}
@@ -418,12 +419,12 @@ static int fritz_step(struct pm_meter *m, struct fritz_priv *p, const struct htt
 		pm_meter_publish(m, &rd);
 		return 0;
 	}
-	if (fritz_parse_session(res->body, res->len, sid, sizeof(sid), chal, sizeof(chal), &block,
-	                        &e) != 0) {
+	if (pm_fritz_parse_session(res->body, res->len, sid, sizeof(sid), chal, sizeof(chal),
+	                           &block, &e) != 0) {
 		pm_meter_fail(m, "login_sid.lua: %s", e.msg);
 		return 0;
 	}
-	if (strcmp(sid, FRITZ_INVALID_SID) != 0) {
+	if (strcmp(sid, PM_FRITZ_INVALID_SID) != 0) {
 		snprintf(p->sid, sizeof(p->sid), "%s", sid);
 		return fritz_list(m, p);
 	}
@@ -433,7 +434,7 @@ static int fritz_step(struct pm_meter *m, struct fritz_priv *p, const struct htt
 		return 0;
 	}
 	char resp[200], q[800], u[300], er[400];
-	if (fritz_login_response(chal, p->password, resp, sizeof(resp), &e) != 0) {
+	if (pm_fritz_login_response(chal, p->password, resp, sizeof(resp), &e) != 0) {
 		pm_meter_fail(m, "login: %s", e.msg);
 		return 0;
 	}
@@ -473,7 +474,7 @@ static int fritz_configure(struct pm_meter *m, struct cfg_section *sec, struct e
 	    cfg_get_bool(sec, "verify_ssl", true, &p->verify, e) != 0 ||
 	    cfg_get_double(sec, "timeout", 10.0, 0.1, 600, &timeout, e) != 0)
 		return -1;
-	if (fritz_normalize_ain(ain, p->ain, sizeof(p->ain), &pe) != 0)
+	if (pm_fritz_normalize_ain(ain, p->ain, sizeof(p->ain), &pe) != 0)
 		return err_set(e, "[%s] AIN: %s", sec->name, pe.msg);
 	while (*host == ' ' || *host == '\t')
 		host++;

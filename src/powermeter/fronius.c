@@ -12,8 +12,8 @@ static const cJSON *opt(const cJSON *obj, const char *key)
 	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
 }
 
-int fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
-                  struct err *e)
+int pm_fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
+                     struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -79,7 +79,7 @@ static int fronius_body(struct pm_meter *m, const char *body, size_t len, struct
                         struct err *e)
 {
 	struct fronius_priv *p = m->priv;
-	return fronius_parse(body, len, p->per_phase, out, e);
+	return pm_fronius_parse(body, len, p->per_phase, out, e);
 }
 
 static int fronius_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)

@@ -53,7 +53,7 @@ struct script {
 	size_t err_len;
 };
 
-int script_parse_output(const char *buf, size_t len, struct pm_reading *out, struct err *e)
+int pm_script_parse_output(const char *buf, size_t len, struct pm_reading *out, struct err *e)
 {
 	struct pm_reading r;
 	memset(&r, 0, sizeof(r));
@@ -161,7 +161,7 @@ static void report(struct script *s, bool ok_so_far, const char *why)
 	}
 	struct pm_reading r;
 	struct err e;
-	if (script_parse_output(s->out, s->out_len, &r, &e) != 0) {
+	if (pm_script_parse_output(s->out, s->out_len, &r, &e) != 0) {
 		pm_meter_fail(s->m, "command output: %s", e.msg);
 		return;
 	}

@@ -46,7 +46,7 @@ static int parse_with(const char *paths, const char *body, size_t len, struct pm
 	size_t n;
 	if (jsonpath_compile_list(paths, p, PM_MAX_VALUES, &n, e) != 0)
 		fail_msg("compile '%s': %s", paths, e->msg);
-	int rc = json_http_parse((const struct jsonpath *const *)p, n, body, len, r, e);
+	int rc = pm_json_http_parse((const struct jsonpath *const *)p, n, body, len, r, e);
 	for (size_t i = 0; i < n; i++)
 		jsonpath_free(p[i]);
 	return rc;
@@ -156,7 +156,7 @@ static void test_length_respected(void **state)
 	assert_int_equal(parse_with("$.on", "{\"on\": true}", 12, &r, &e), 0);
 	assert_true(r.w[0] == 1);
 	/* Path count bounds. */
-	assert_int_equal(json_http_parse(NULL, 0, "{}", 2, &r, &e), -1);
+	assert_int_equal(pm_json_http_parse(NULL, 0, "{}", 2, &r, &e), -1);
 }
 
 struct hdr_acc {
@@ -178,19 +178,19 @@ static void test_headers(void **state)
 	(void)state;
 	struct hdr_acc a = {{0}, 0};
 	struct err e;
-	assert_int_equal(json_http_parse_headers("Authorization: Bearer a:b:c ; X-Key:1;junk;;"
-	                                         " Accept :  application/json ",
-	                                         collect, &a, &e),
+	assert_int_equal(pm_json_http_parse_headers("Authorization: Bearer a:b:c ; X-Key:1;junk;;"
+	                                            " Accept :  application/json ",
+	                                            collect, &a, &e),
 	                 0);
 	assert_int_equal(a.n, 3);
 	assert_string_equal(a.buf,
 	                    "[Authorization|Bearer a:b:c][X-Key|1][Accept|application/json]");
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(json_http_parse_headers("", collect, &a, &e), 0);
+	assert_int_equal(pm_json_http_parse_headers("", collect, &a, &e), 0);
 	assert_int_equal(a.n, 0);
-	assert_int_equal(json_http_parse_headers(" : v", collect, &a, &e), -1);
+	assert_int_equal(pm_json_http_parse_headers(" : v", collect, &a, &e), -1);
 	assert_non_null(strstr(e.msg, "empty header name"));
-	assert_int_equal(json_http_parse_headers("A: 1\nB: 2", collect, &a, &e), -1);
+	assert_int_equal(pm_json_http_parse_headers("A: 1\nB: 2", collect, &a, &e), -1);
 	assert_non_null(strstr(e.msg, "span lines"));
 }
 
