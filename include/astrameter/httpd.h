@@ -17,14 +17,14 @@
 struct httpd_opts {
 	const char *addr; /* IPv4 literal to listen on */
 	uint16_t port;    /* 0 = any free port */
-	unsigned max_conns, per_ip;
-	size_t conn_memory;      /* MHD's per-connection memory (headers, buffers) */
-	unsigned conn_timeout_s; /* idle connections are dropped after this */
+	unsigned max_conns;
+	unsigned per_ip;         /* connections per client address, 0 = no limit */
+	size_t conn_memory;      /* MHD's per-connection memory, 0 = its default (32 KiB) */
+	unsigned conn_timeout_s; /* idle connections are dropped after this, 0 = never */
 	unsigned flags;          /* extra MHD_FLAG bits, e.g. MHD_ALLOW_SUSPEND_RESUME */
 	MHD_AccessHandlerCallback handler;
-	void *handler_cls;
 	MHD_RequestCompletedCallback completed; /* may be NULL */
-	void *completed_cls;
+	void *cls;                              /* passed to handler and completed */
 	const char *log_comp; /* log component for MHD's own messages (debug level) */
 };
 

@@ -28,6 +28,8 @@ struct cJSON;
 /* Parses body as JSON. NULL with e = "empty body" / "body is not valid JSON". The caller
  * frees the result with cJSON_Delete. */
 struct cJSON *pmj_parse(const char *body, size_t len, struct err *e);
+/* pmj_parse, and the top level must be an object ("expected a JSON object"). */
+struct cJSON *pmj_parse_object(const char *body, size_t len, struct err *e);
 /* Object member by exact key; NULL with e = "missing field 'key'" (also when obj is not an
  * object: "expected an object around 'key'"). */
 const struct cJSON *pmj_member(const struct cJSON *obj, const char *key, struct err *e);

@@ -36,10 +36,11 @@ struct pm_ctx {
 
 struct pm_driver {
 	const char *name; /* section prefix and log component, e.g. "JSON_HTTP" */
-	/* The keys configure() reads (upper case, CFG_KEY_* flags; NULL name ends the list),
-	 * besides the common powermeter keys: the config schema warns about any other key in
-	 * the driver's sections. */
-	const struct cfg_schema_key *keys;
+	/* The keys configure() reads, besides the common powermeter keys: upper-case names
+	 * separated by one space, "+" after a key upstream does not know (ours only), e.g.
+	 * "IP USER PASS TIMEOUT+". The config schema warns about any other key in the
+	 * driver's sections; a key's value is secret if cfg_key_is_secret() says so. */
+	const char *keys;
 	size_t priv_size;
 	bool push; /* readings arrive unasked (MQTT, HA, SMA...) */
 	int (*configure)(struct pm_meter *m, struct cfg_section *sec, struct err *e);

@@ -85,12 +85,13 @@ struct httpd *httpd_new(struct ev_loop *loop, const struct httpd_opts *o, struct
 	/* MHD owns fd from here on: MHD_stop_daemon closes it. The logger goes first so that
 	 * MHD never writes to stderr on its own. */
 	h->mhd = MHD_start_daemon(
-	        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | o->flags, 0, NULL, NULL, o->handler,
-	        o->handler_cls, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)h->log_comp,
+	        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | o->flags, 0, NULL, NULL, o->handler, o->cls,
+	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)h->log_comp,
 	        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, o->max_conns,
 	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	        o->conn_memory, MHD_OPTION_CONNECTION_TIMEOUT, o->conn_timeout_s,
-	        MHD_OPTION_NOTIFY_COMPLETED, o->completed, o->completed_cls, MHD_OPTION_END);
+	        o->conn_memory ? o->conn_memory : (size_t)32768, MHD_OPTION_CONNECTION_TIMEOUT,
+	        o->conn_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, o->completed, o->cls,
+	        MHD_OPTION_END);
 	if (!h->mhd) {
 		close(fd);
 		err_set(e, "cannot start the HTTP server on tcp/%u", (unsigned)o->port);

@@ -43,19 +43,12 @@ static int amisreader_configure(struct pm_meter *m, struct cfg_section *sec, str
 	return pmhttp_set_url(&p->h, e, "http://%s/rest", ip);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key amisreader_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_amisreader_driver = {
-        .keys = amisreader_keys,
         .name = "AMIS_READER",
         .priv_size = sizeof(struct amisreader_priv),
         .configure = amisreader_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP",
 };

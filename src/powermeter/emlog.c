@@ -52,21 +52,12 @@ static int emlog_configure(struct pm_meter *m, struct cfg_section *sec, struct e
 	                      ip, idx);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key emlog_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"METER_INDEX", CFG_KEY_HERE},
-        {"JSON_POWER_CALCULATE", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_emlog_driver = {
-        .keys = emlog_keys,
         .name = "EMLOG",
         .priv_size = sizeof(struct emlog_priv),
         .configure = emlog_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP METER_INDEX JSON_POWER_CALCULATE",
 };

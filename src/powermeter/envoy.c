@@ -327,24 +327,12 @@ static int envoy_poll(struct pm_meter *m, ev_ms now)
 	return envoy_prod(m, p);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key envoy_keys[] = {
-        {"HOST", CFG_KEY_HERE},
-        {"TOKEN", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"USERNAME", CFG_KEY_HERE},
-        {"PASSWORD", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"SERIAL", CFG_KEY_HERE},
-        {"VERIFY_SSL", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_envoy_driver = {
-        .keys = envoy_keys,
         .name = "ENVOY",
         .priv_size = sizeof(struct envoy_priv),
         .configure = envoy_configure,
         .start = envoy_start,
         .stop = envoy_stop,
         .poll = envoy_poll,
+        .keys = "HOST TOKEN USERNAME PASSWORD SERIAL VERIFY_SSL",
 };

@@ -47,22 +47,12 @@ static int esphome_configure(struct pm_meter *m, struct cfg_section *sec, struct
 	return pmhttp_set_url(&p->h, e, "http://%s:%s/%s/%s", ip, port, domain, id);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key esphome_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"PORT", CFG_KEY_HERE},
-        {"DOMAIN", CFG_KEY_HERE},
-        {"ID", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_esphome_driver = {
-        .keys = esphome_keys,
         .name = "ESPHOME",
         .priv_size = sizeof(struct esphome_priv),
         .configure = esphome_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP PORT DOMAIN ID",
 };

@@ -531,25 +531,12 @@ static int fritz_poll(struct pm_meter *m, ev_ms now)
 	return fritz_list(m, p);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key fritz_keys[] = {
-        {"HOST", CFG_KEY_HERE},
-        {"USER", CFG_KEY_HERE},
-        {"PASSWORD", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"AIN", CFG_KEY_HERE},
-        {"HTTPS", CFG_KEY_HERE},
-        {"VERIFY_SSL", CFG_KEY_HERE},
-        {"TIMEOUT", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_fritz_driver = {
-        .keys = fritz_keys,
         .name = "FRITZ",
         .priv_size = sizeof(struct fritz_priv),
         .configure = fritz_configure,
         .start = fritz_start,
         .stop = fritz_stop,
         .poll = fritz_poll,
+        .keys = "HOST USER PASSWORD AIN HTTPS VERIFY_SSL TIMEOUT",
 };

@@ -15,15 +15,11 @@ static const cJSON *opt(const cJSON *obj, const char *key)
 int pm_fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
                      struct err *e)
 {
-	cJSON *root = pmj_parse(body, len, e);
+	cJSON *root = pmj_parse_object(body, len, e);
 	if (!root)
 		return -1;
 	int rc = -1;
 	struct pm_reading r = {0};
-	if (!cJSON_IsObject(root)) {
-		err_set(e, "expected a JSON object");
-		goto done;
-	}
 	const cJSON *status = opt(opt(root, "Head"), "Status");
 	const cJSON *code = opt(status, "Code");
 	double c = 0;
@@ -97,21 +93,12 @@ static int fronius_configure(struct pm_meter *m, struct cfg_section *sec, struct
 	        dev);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key fronius_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"DEVICE_ID", CFG_KEY_HERE},
-        {"PER_PHASE", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_fronius_driver = {
-        .keys = fronius_keys,
         .name = "FRONIUS",
         .priv_size = sizeof(struct fronius_priv),
         .configure = fronius_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP DEVICE_ID PER_PHASE",
 };

@@ -363,23 +363,7 @@ static void ha_stop(struct pm_meter *m)
 	h->req = NULL;
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key homeassistant_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"PORT", CFG_KEY_HERE},
-        {"HTTPS", CFG_KEY_HERE},
-        {"ACCESSTOKEN", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"CURRENT_POWER_ENTITY", CFG_KEY_HERE},
-        {"POWER_CALCULATE", CFG_KEY_HERE},
-        {"POWER_INPUT_ALIAS", CFG_KEY_HERE},
-        {"POWER_OUTPUT_ALIAS", CFG_KEY_HERE},
-        {"API_PATH_PREFIX", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_homeassistant_driver = {
-        .keys = homeassistant_keys,
         .name = "HOMEASSISTANT",
         .priv_size = sizeof(struct ha),
         .push = true,
@@ -387,4 +371,6 @@ const struct pm_driver pm_homeassistant_driver = {
         .start = ha_start,
         .stop = ha_stop,
         .poll = NULL,
+        .keys = "IP PORT HTTPS ACCESSTOKEN CURRENT_POWER_ENTITY POWER_CALCULATE POWER_INPUT_ALIAS "
+                "POWER_OUTPUT_ALIAS API_PATH_PREFIX",
 };

@@ -298,19 +298,7 @@ static void hw_stop(struct pm_meter *m)
 	h->retry_timer = h->watchdog_timer = h->stale_timer = 0;
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key homewizard_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"TOKEN", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"SERIAL", CFG_KEY_HERE},
-        {"VERIFY_SSL", CFG_KEY_HERE},
-        {"CA_FILE", CFG_KEY_HERE | CFG_KEY_LOCAL},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_homewizard_driver = {
-        .keys = homewizard_keys,
         .name = "HOMEWIZARD",
         .priv_size = sizeof(struct hw),
         .push = true,
@@ -318,4 +306,5 @@ const struct pm_driver pm_homewizard_driver = {
         .start = hw_start,
         .stop = hw_stop,
         .poll = NULL,
+        .keys = "IP TOKEN SERIAL VERIFY_SSL CA_FILE+",
 };

@@ -98,24 +98,12 @@ static int iobroker_configure(struct pm_meter *m, struct cfg_section *sec, struc
 	return pmhttp_set_url(&p->h, e, "http://%s/getBulk/%s", host, p->cfg.current_alias);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key iobroker_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"PORT", CFG_KEY_HERE},
-        {"CURRENT_POWER_ALIAS", CFG_KEY_HERE},
-        {"POWER_CALCULATE", CFG_KEY_HERE},
-        {"POWER_INPUT_ALIAS", CFG_KEY_HERE},
-        {"POWER_OUTPUT_ALIAS", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_iobroker_driver = {
-        .keys = iobroker_keys,
         .name = "IOBROKER",
         .priv_size = sizeof(struct iobroker_priv),
         .configure = iobroker_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP PORT CURRENT_POWER_ALIAS POWER_CALCULATE POWER_INPUT_ALIAS POWER_OUTPUT_ALIAS",
 };

@@ -230,19 +230,7 @@ static int jh_poll(struct pm_meter *m, ev_ms now)
 	return http_req_start(j->req, jh_done, m);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key json_http_keys[] = {
-        {"URL", CFG_KEY_HERE},
-        {"JSON_PATHS", CFG_KEY_HERE},
-        {"USERNAME", CFG_KEY_HERE},
-        {"PASSWORD", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"HEADERS", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_json_http_driver = {
-        .keys = json_http_keys,
         .name = "JSON_HTTP",
         .priv_size = sizeof(struct jh),
         .push = false,
@@ -250,4 +238,5 @@ const struct pm_driver pm_json_http_driver = {
         .start = jh_start,
         .stop = jh_stop,
         .poll = jh_poll,
+        .keys = "URL JSON_PATHS USERNAME PASSWORD HEADERS",
 };

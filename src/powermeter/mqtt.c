@@ -449,25 +449,7 @@ static void pmq_stop(struct pm_meter *m)
 	memset(q->uri.password, 0, sizeof(q->uri.password));
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key mqtt_keys[] = {
-        {"BROKER", CFG_KEY_HERE},
-        {"PORT", CFG_KEY_HERE},
-        {"USERNAME", CFG_KEY_HERE},
-        {"PASSWORD", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"TLS", CFG_KEY_HERE},
-        {"URI", CFG_KEY_HERE},
-        {"TOPIC", CFG_KEY_HERE},
-        {"TOPICS", CFG_KEY_HERE},
-        {"JSON_PATH", CFG_KEY_HERE},
-        {"JSON_PATHS", CFG_KEY_HERE},
-        {"MAX_AGE", CFG_KEY_HERE | CFG_KEY_LOCAL},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_mqtt_driver = {
-        .keys = mqtt_keys,
         .name = "MQTT",
         .priv_size = sizeof(struct pmq),
         .push = true,
@@ -475,4 +457,5 @@ const struct pm_driver pm_mqtt_driver = {
         .start = pmq_start,
         .stop = pmq_stop,
         .poll = NULL,
+        .keys = "BROKER PORT USERNAME PASSWORD TLS URI TOPIC TOPICS JSON_PATH JSON_PATHS MAX_AGE+",
 };

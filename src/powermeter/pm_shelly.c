@@ -153,20 +153,12 @@ static int shelly_configure(struct pm_meter *m, struct cfg_section *sec, struct 
 	return -1;
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key shelly_keys[] = {
-        {"TYPE", CFG_KEY_HERE},        {"IP", CFG_KEY_HERE},
-        {"USER", CFG_KEY_HERE},        {"PASS", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"METER_INDEX", CFG_KEY_HERE}, {NULL, 0},
-};
-
 const struct pm_driver pm_shelly_driver = {
-        .keys = shelly_keys,
         .name = "SHELLY",
         .priv_size = sizeof(struct shelly_priv),
         .configure = shelly_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "TYPE IP USER PASS METER_INDEX",
 };

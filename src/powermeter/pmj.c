@@ -27,6 +27,17 @@ struct cJSON *pmj_parse(const char *body, size_t len, struct err *e)
 	return root;
 }
 
+struct cJSON *pmj_parse_object(const char *body, size_t len, struct err *e)
+{
+	cJSON *root = pmj_parse(body, len, e);
+	if (root && !cJSON_IsObject(root)) {
+		err_set(e, "expected a JSON object");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
 const struct cJSON *pmj_member(const struct cJSON *obj, const char *key, struct err *e)
 {
 	if (!cJSON_IsObject(obj)) {

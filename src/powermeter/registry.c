@@ -39,45 +39,15 @@
 	DRIVER("MQTT", pm_mqtt_driver)
 
 /* Keys every powermeter section takes (REFERENCE §2.6): read by pm.c and the filters. */
-static const struct cfg_schema_key pm_common_keys[] = {
-        {"NETMASK", CFG_KEY_HERE},
-        {"POWER_OFFSET", CFG_KEY_HERE},
-        {"POWER_MULTIPLIER", CFG_KEY_HERE},
-        {"THROTTLE_INTERVAL", CFG_KEY_HERE},
-        {"WAIT_FOR_NEXT_MESSAGE", CFG_KEY_HERE},
-        {"HAMPEL_WINDOW", CFG_KEY_HERE},
-        {"HAMPEL_N_SIGMA", CFG_KEY_HERE},
-        {"HAMPEL_MIN_THRESHOLD", CFG_KEY_HERE},
-        {"SMOOTH_TARGET_ALPHA", CFG_KEY_HERE},
-        {"MAX_SMOOTH_STEP", CFG_KEY_HERE},
-        {"DEADBAND", CFG_KEY_HERE},
-        {"PID_KP", CFG_KEY_HERE},
-        {"PID_KI", CFG_KEY_HERE},
-        {"PID_KD", CFG_KEY_HERE},
-        {"PID_OUTPUT_MAX", CFG_KEY_HERE},
-        {"PID_MODE", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
-static const struct cfg_schema_key sml_keys[] = {
-        {"SERIAL", CFG_KEY_UPSTREAM},        {"OBIS_POWER_CURRENT", CFG_KEY_UPSTREAM},
-        {"OBIS_POWER_L1", CFG_KEY_UPSTREAM}, {"OBIS_POWER_L2", CFG_KEY_UPSTREAM},
-        {"OBIS_POWER_L3", CFG_KEY_UPSTREAM}, {NULL, 0},
-};
-
-static const struct cfg_schema_key modbus_keys[] = {
-        {"HOST", CFG_KEY_UPSTREAM},
-        {"PORT", CFG_KEY_UPSTREAM},
-        {"UNIT_ID", CFG_KEY_UPSTREAM},
-        {"ADDRESS", CFG_KEY_UPSTREAM},
-        {"COUNT", CFG_KEY_UPSTREAM},
-        {"DATA_TYPE", CFG_KEY_UPSTREAM},
-        {"BYTE_ORDER", CFG_KEY_UPSTREAM},
-        {"WORD_ORDER", CFG_KEY_UPSTREAM},
-        {"REGISTER_TYPE", CFG_KEY_UPSTREAM},
-        {"TRANSPORT", CFG_KEY_UPSTREAM},
-        {NULL, 0},
-};
+static const char pm_common_keys[] =
+        "NETMASK POWER_OFFSET POWER_MULTIPLIER THROTTLE_INTERVAL WAIT_FOR_NEXT_MESSAGE "
+        "HAMPEL_WINDOW HAMPEL_N_SIGMA HAMPEL_MIN_THRESHOLD SMOOTH_TARGET_ALPHA MAX_SMOOTH_STEP "
+        "DEADBAND PID_KP PID_KI PID_KD PID_OUTPUT_MAX PID_MODE";
+/* Upstream keys of the kinds not built here. */
+static const char sml_keys[] =
+        "SERIAL OBIS_POWER_CURRENT OBIS_POWER_L1 OBIS_POWER_L2 OBIS_POWER_L3";
+static const char modbus_keys[] = "HOST PORT UNIT_ID ADDRESS COUNT DATA_TYPE BYTE_ORDER "
+                                  "WORD_ORDER REGISTER_TYPE TRANSPORT";
 
 #define DECLARE(prefix, drv) extern const struct pm_driver drv;
 #define NO_DECL(prefix, keys)
@@ -86,7 +56,7 @@ PM_KINDS(DECLARE, NO_DECL)
 struct pm_kind {
 	const char *prefix;
 	const struct pm_driver *drv;
-	const struct cfg_schema_key *absent_keys; /* upstream keys of a kind not built here */
+	const char *absent_keys; /* upstream keys of a kind not built here */
 };
 
 #define ROW(prefix, drv)     {prefix, &drv, NULL},
@@ -123,19 +93,59 @@ bool pm_section_is_known_unsupported(const char *section, const char **kind)
 	return true;
 }
 
+/* The schema's key tables, built once from the key strings. */
+#define MAX_KEYS     512
+#define MAX_KEY_TEXT 8192
+static struct cfg_schema_key key_pool[MAX_KEYS];
+static char key_text[MAX_KEY_TEXT];
+static size_t n_pool, n_text;
+
+/* spec ("A B+ C") -> a NULL-terminated key table in the pool. here: the keys are read by
+ * this build; "+" marks a key upstream does not know. */
+static const struct cfg_schema_key *key_table(const char *spec, bool here)
+{
+	const struct cfg_schema_key *t = &key_pool[n_pool];
+	for (const char *p = spec; *p;) {
+		size_t len = strcspn(p, " ");
+		bool local = len && p[len - 1] == '+';
+		size_t nl = local ? len - 1 : len;
+		if (nl && n_pool + 2 <= MAX_KEYS && n_text + nl + 1 <= MAX_KEY_TEXT) {
+			char *name = memcpy(key_text + n_text, p, nl);
+			name[nl] = '\0';
+			n_text += nl + 1;
+			key_pool[n_pool++] = (struct cfg_schema_key){
+			        .name = name,
+			        .flags = (here ? CFG_KEY_HERE : CFG_KEY_UPSTREAM) |
+			                 (local ? CFG_KEY_LOCAL : 0u) |
+			                 (cfg_key_is_secret(name) ? CFG_KEY_SECRET : 0u),
+			};
+		}
+		p += len;
+		p += *p == ' ';
+	}
+	key_pool[n_pool++] = (struct cfg_schema_key){NULL, 0};
+	return t;
+}
+
 const struct cfg_schema_kind *pm_schema_kinds(size_t *n)
 {
 	static struct cfg_schema_kind kinds[N_PM_KINDS];
-	for (size_t i = 0; i < N_PM_KINDS; i++) {
-		const struct pm_kind *k = &pm_kinds[i];
-		kinds[i] = (struct cfg_schema_kind){
-		        .name = k->prefix,
-		        .cls = CFG_KIND_POWERMETER,
-		        .prefix = true,
-		        .here = k->drv != NULL,
-		        .common = pm_common_keys,
-		        .keys = k->drv ? k->drv->keys : k->absent_keys,
-		};
+	static bool built;
+	if (!built) {
+		const struct cfg_schema_key *common = key_table(pm_common_keys, true);
+		for (size_t i = 0; i < N_PM_KINDS; i++) {
+			const struct pm_kind *k = &pm_kinds[i];
+			kinds[i] = (struct cfg_schema_kind){
+			        .name = k->prefix,
+			        .cls = CFG_KIND_POWERMETER,
+			        .prefix = true,
+			        .here = k->drv != NULL,
+			        .common = common,
+			        .keys = key_table(k->drv ? k->drv->keys : k->absent_keys,
+			                          k->drv != NULL),
+			};
+		}
+		built = true;
 	}
 	*n = N_PM_KINDS;
 	return kinds;

@@ -444,16 +444,7 @@ static int sc_poll(struct pm_meter *m, ev_ms now)
 	return 0;
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key script_keys[] = {
-        {"COMMAND", CFG_KEY_HERE},
-        {"TIMEOUT", CFG_KEY_HERE | CFG_KEY_LOCAL},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_script_driver = {
-        .keys = script_keys,
         .name = "SCRIPT",
         .priv_size = sizeof(struct script),
         .push = false,
@@ -461,4 +452,5 @@ const struct pm_driver pm_script_driver = {
         .start = sc_start,
         .stop = sc_stop,
         .poll = sc_poll,
+        .keys = "COMMAND TIMEOUT+",
 };

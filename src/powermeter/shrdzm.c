@@ -51,21 +51,12 @@ static int shrdzm_configure(struct pm_meter *m, struct cfg_section *sec, struct 
 	return pmhttp_set_url(&p->h, e, "http://%s/getLastData?user=%s&password=%s", ip, u, pw);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key shrdzm_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"USER", CFG_KEY_HERE},
-        {"PASS", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_shrdzm_driver = {
-        .keys = shrdzm_keys,
         .name = "SHRDZM",
         .priv_size = sizeof(struct shrdzm_priv),
         .configure = shrdzm_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP USER PASS",
 };

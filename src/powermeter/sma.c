@@ -183,18 +183,7 @@ static void sma_stop(struct pm_meter *m)
 	}
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key sma_keys[] = {
-        {"MULTICAST_GROUP", CFG_KEY_HERE},
-        {"PORT", CFG_KEY_HERE},
-        {"SERIAL_NUMBER", CFG_KEY_HERE},
-        {"INTERFACE", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_sma_driver = {
-        .keys = sma_keys,
         .name = "SMA_ENERGY_METER",
         .priv_size = sizeof(struct sma),
         .push = true,
@@ -202,4 +191,5 @@ const struct pm_driver pm_sma_driver = {
         .start = sma_start,
         .stop = sma_stop,
         .poll = NULL,
+        .keys = "MULTICAST_GROUP PORT SERIAL_NUMBER INTERFACE",
 };

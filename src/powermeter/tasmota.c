@@ -145,27 +145,13 @@ static int tasmota_configure(struct pm_meter *m, struct cfg_section *sec, struct
 	return rc;
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key tasmota_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"USER", CFG_KEY_HERE},
-        {"PASS", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"JSON_STATUS", CFG_KEY_HERE},
-        {"JSON_PAYLOAD_MQTT_PREFIX", CFG_KEY_HERE},
-        {"JSON_POWER_MQTT_LABEL", CFG_KEY_HERE},
-        {"JSON_POWER_INPUT_MQTT_LABEL", CFG_KEY_HERE},
-        {"JSON_POWER_OUTPUT_MQTT_LABEL", CFG_KEY_HERE},
-        {"JSON_POWER_CALCULATE", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_tasmota_driver = {
-        .keys = tasmota_keys,
         .name = "TASMOTA",
         .priv_size = sizeof(struct tasmota_priv),
         .configure = tasmota_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP USER PASS JSON_STATUS JSON_PAYLOAD_MQTT_PREFIX JSON_POWER_MQTT_LABEL "
+                "JSON_POWER_INPUT_MQTT_LABEL JSON_POWER_OUTPUT_MQTT_LABEL JSON_POWER_CALCULATE",
 };

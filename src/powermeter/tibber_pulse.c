@@ -85,26 +85,13 @@ static int tibber_configure(struct pm_meter *m, struct cfg_section *sec, struct 
 	return pmhttp_set_url(&p->h, e, "http://%s/data.json?node_id=%s", ip, node);
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key tibber_pulse_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"PASSWORD", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"NODE_ID", CFG_KEY_HERE},
-        {"USER", CFG_KEY_HERE},
-        {"OBIS_POWER_CURRENT", CFG_KEY_HERE},
-        {"OBIS_POWER_L1", CFG_KEY_HERE},
-        {"OBIS_POWER_L2", CFG_KEY_HERE},
-        {"OBIS_POWER_L3", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_tibber_pulse_driver = {
-        .keys = tibber_pulse_keys,
         .name = "TIBBER_PULSE",
         .priv_size = sizeof(struct tibber_priv),
         .configure = tibber_configure,
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP PASSWORD NODE_ID USER OBIS_POWER_CURRENT OBIS_POWER_L1 OBIS_POWER_L2 "
+                "OBIS_POWER_L3",
 };

@@ -28,15 +28,11 @@ static int get_or_zero(const cJSON *obj, const char *key, double *out, struct er
 
 int pm_tq_em_parse_data(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
-	cJSON *root = pmj_parse(body, len, e);
+	cJSON *root = pmj_parse_object(body, len, e);
 	if (!root)
 		return -1;
 	int rc = -1;
 	struct pm_reading r = {0};
-	if (!cJSON_IsObject(root)) {
-		err_set(e, "expected a JSON object");
-		goto done;
-	}
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
 	double status = 0;
 	if (st && pmj_float(st, "status", &status, e) < 0)
@@ -307,21 +303,12 @@ static int tq_poll(struct pm_meter *m, ev_ms now)
 	return tq_issue(m, p, pm_tq_em_sm_begin(&p->sm, now));
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key tq_em_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"PASSWORD", CFG_KEY_HERE | CFG_KEY_SECRET},
-        {"TIMEOUT", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_tq_em_driver = {
-        .keys = tq_em_keys,
         .name = "TQ_EM",
         .priv_size = sizeof(struct tq_priv),
         .configure = tq_configure,
         .start = tq_start,
         .stop = tq_stop,
         .poll = tq_poll,
+        .keys = "IP PASSWORD TIMEOUT",
 };

@@ -175,21 +175,12 @@ static int vzlogger_poll(struct pm_meter *m, ev_ms now)
 	return 0;
 }
 
-/* The config keys this driver reads, besides the common powermeter keys (pm.c, filters):
- * the schema warns about any other key in its sections. */
-static const struct cfg_schema_key vzlogger_keys[] = {
-        {"IP", CFG_KEY_HERE},
-        {"PORT", CFG_KEY_HERE},
-        {"UUID", CFG_KEY_HERE},
-        {NULL, 0},
-};
-
 const struct pm_driver pm_vzlogger_driver = {
-        .keys = vzlogger_keys,
         .name = "VZLOGGER",
         .priv_size = sizeof(struct vzlogger_priv),
         .configure = vzlogger_configure,
         .start = vzlogger_start,
         .stop = vzlogger_stop,
         .poll = vzlogger_poll,
+        .keys = "IP PORT UUID",
 };

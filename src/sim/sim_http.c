@@ -196,15 +196,11 @@ int sim_http_open(struct sim_app *app, struct err *e)
 	struct httpd_opts o = {
 	        .addr = addr,
 	        .port = app->cfg.http_port,
-	        .max_conns = SIM_MAX_CONNS,
-	        .per_ip = 0, /* every client is on loopback */
-	        .conn_memory = 32768,
-	        .conn_timeout_s = 0, /* a test peer: no idle timeout, as before */
+	        .max_conns = SIM_MAX_CONNS, /* no per-client limit, no idle timeout: a test peer */
 	        .flags = MHD_ALLOW_SUSPEND_RESUME,
 	        .handler = on_request,
-	        .handler_cls = app,
 	        .completed = on_completed,
-	        .completed_cls = app,
+	        .cls = app,
 	        .log_comp = "sim-http",
 	};
 	struct err ie = {{0}};

@@ -990,7 +990,23 @@ static void test_meter_kinds_from_driver_table(void **state)
 		meters++;
 		assert_non_null(k->keys);
 		assert_non_null(k->common);
-		assert_true(k->here == (pm_driver_for_section(k->name) != NULL));
+		const struct pm_driver *drv = pm_driver_for_section(k->name);
+		assert_true(k->here == (drv != NULL));
+		/* Every key the driver declares is supported in its sections. */
+		for (const char *p = drv ? drv->keys : ""; *p;) {
+			char key[64];
+			size_t len = strcspn(p, " ");
+			assert_true(len > 0 && len < sizeof(key));
+			memcpy(key, p, len);
+			key[len] = '\0';
+			if (key[len - 1] == '+')
+				key[len - 1] = '\0';
+			if (cfg_schema_key_status(k, key) != CFG_KEY_SUPPORTED)
+				fail_msg("[%s] %s: declared by the driver, not supported", k->name,
+				         key);
+			p += len;
+			p += *p == ' ';
+		}
 		char ini[128];
 		snprintf(ini, sizeof(ini), "[%s_x]\nTPYO_KEY = 1\nNETMASK = 10.0.0.0/8\n", k->name);
 		struct cfg c = load_ok(ini);
