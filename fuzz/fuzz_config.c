@@ -11,6 +11,7 @@
 #include "astrameter/cfg_schema.h"
 #include "astrameter/config.h"
 #include "astrameter/log.h"
+#include "astrameter/powermeter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* Keep the log quiet: the harness is about memory safety and invariants. */
 	log_set_level(LOG_LVL_CRIT);
+	size_t n_pm = 0;
+	const struct cfg_schema_kind *pm = pm_schema_kinds(&n_pm);
+	cfg_schema_set_meter_kinds(pm, n_pm); /* as the daemon does */
 	char *text = malloc(size + 1);
 	if (!text)
 		return 0;

@@ -12,30 +12,30 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check(const struct ha_model *m)
+static void check(const struct pm_ha_model *m)
 {
 	struct pm_reading r;
 	const char *missing = NULL;
-	if (ha_model_values(m, &r, &missing) == 0) {
+	if (pm_ha_model_values(m, &r, &missing) == 0) {
 		if (r.n != m->n)
 			abort();
 		for (unsigned i = 0; i < r.n; i++)
 			if (!isfinite(r.w[i]))
 				abort();
-	} else if (!missing || ha_model_find(m, missing, strlen(missing)) < 0) {
+	} else if (!missing || pm_ha_model_find(m, missing, strlen(missing)) < 0) {
 		abort();
 	}
 }
 
-static void run(struct ha_model *m, const char *text, size_t size)
+static void run(struct pm_ha_model *m, const char *text, size_t size)
 {
 	const char *p = text, *end = text + size, *last = text;
 	size_t last_len = 0;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		struct ha_msg_info info;
-		(void)ha_handle_message(m, p, len, &info);
+		struct pm_ha_msg_info info;
+		(void)pm_ha_handle_message(m, p, len, &info);
 		if (info.fresh && info.updates == 0)
 			abort();
 		check(m);
@@ -44,8 +44,8 @@ static void run(struct ha_model *m, const char *text, size_t size)
 		p += len + 1;
 	}
 	struct err e;
-	ha_model_invalidate(m);
-	(void)ha_apply_seed(m, 0, last, last_len, &e);
+	pm_ha_model_invalidate(m);
+	(void)pm_ha_apply_seed(m, 0, last, last_len, &e);
 	check(m);
 }
 
@@ -55,17 +55,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	static const char *const ids =
 	        "sensor.power_phase1,sensor.power_phase2,sensor.power_phase3";
-	struct ha_model *m = malloc(sizeof(*m));
+	struct pm_ha_model *m = malloc(sizeof(*m));
 	if (!m)
 		return 0;
 	struct err e;
-	if (ha_model_init(m, ids, false, NULL, NULL, &e) != 0)
+	if (pm_ha_model_init(m, ids, false, NULL, NULL, &e) != 0)
 		abort();
 	run(m, (const char *)data, size);
-	if (ha_model_init(m, NULL, true, "sensor.power_input", "sensor.power_output", &e) != 0)
+	if (pm_ha_model_init(m, NULL, true, "sensor.power_input", "sensor.power_output", &e) != 0)
 		abort();
 	run(m, (const char *)data, size);
-	char *s = ha_msg_subscribe(m, 1);
+	char *s = pm_ha_msg_subscribe(m, 1);
 	free(s);
 	free(m);
 	return 0;

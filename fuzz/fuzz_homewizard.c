@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct pm_reading r;
 		int have = 0;
 		struct err e = {{0}};
-		enum hw_msg_type t = hw_handle_message(p, len, &r, &have, &e);
+		enum pm_hw_msg_type t = pm_hw_handle_message(p, len, &r, &have, &e);
 		if (have) {
 			if (t != HW_MSG_MEASUREMENT || (r.n != 1 && r.n != 3))
 				abort();

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Fuzz target for the JSONPath compiler and the JSON_HTTP body parser. Input: the first
  * line is a JSON_PATHS list (compiled with jsonpath_compile_list), the rest is the HTTP
- * body handed to json_http_parse. A path list that does not compile still exercises the
+ * body handed to pm_json_http_parse. A path list that does not compile still exercises the
  * compiler; the body is then parsed with a fixed path. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct pm_reading r;
 	if (n)
-		(void)json_http_parse((const struct jsonpath *const *)paths, n, body, blen, &r, &e);
+		(void)pm_json_http_parse((const struct jsonpath *const *)paths, n, body, blen, &r,
+		                         &e);
 	for (size_t i = 0; i < n; i++) {
 		(void)jsonpath_find(paths[i], NULL);
 		jsonpath_free(paths[i]);

@@ -27,55 +27,55 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool flag = sel & 0x80;
 	switch (sel & 0x7f) {
 	case 0:
-		shelly_parse(body, len, (enum shelly_type)((sel >> 4) & 3), flag, &r, &e);
+		pm_shelly_parse(body, len, (enum pm_shelly_type)((sel >> 4) & 3), flag, &r, &e);
 		break;
 	case 1: {
 		const char *labels[] = {"Power_L1", "Power_L2", "Power_L3"};
 		const char *in[] = {"In_L1", "In_L2"}, *out[] = {"Out_L1", "Out_L2"};
-		struct tasmota_cfg c = {.status = "StatusSNS",
-		                        .prefix = "SML",
-		                        .calculate = flag,
-		                        .labels = labels,
-		                        .n_labels = 3,
-		                        .in = in,
-		                        .out = out,
-		                        .n_pairs = 2};
-		tasmota_parse(body, len, &c, &r, &e);
+		struct pm_tasmota_cfg c = {.status = "StatusSNS",
+		                           .prefix = "SML",
+		                           .calculate = flag,
+		                           .labels = labels,
+		                           .n_labels = 3,
+		                           .in = in,
+		                           .out = out,
+		                           .n_pairs = 2};
+		pm_tasmota_parse(body, len, &c, &r, &e);
 		break;
 	}
 	case 2:
-		shrdzm_parse(body, len, &r, &e);
+		pm_shrdzm_parse(body, len, &r, &e);
 		break;
 	case 3:
-		emlog_parse(body, len, flag, &r, &e);
+		pm_emlog_parse(body, len, flag, &r, &e);
 		break;
 	case 4: {
-		struct iobroker_cfg c = {.current_alias = "alias1",
-		                         .calculate = flag,
-		                         .input_alias = "in",
-		                         .output_alias = "out"};
-		iobroker_parse(body, len, &c, &r, &e);
+		struct pm_iobroker_cfg c = {.current_alias = "alias1",
+		                            .calculate = flag,
+		                            .input_alias = "in",
+		                            .output_alias = "out"};
+		pm_iobroker_parse(body, len, &c, &r, &e);
 		break;
 	}
 	case 5:
-		vzlogger_parse(body, len, &w, &e);
+		pm_vzlogger_parse(body, len, &w, &e);
 		break;
 	case 6:
-		esphome_parse(body, len, &r, &e);
+		pm_esphome_parse(body, len, &r, &e);
 		break;
 	case 7:
-		amisreader_parse(body, len, &r, &e);
+		pm_amisreader_parse(body, len, &r, &e);
 		break;
 	case 8:
-		fronius_parse(body, len, flag, &r, &e);
+		pm_fronius_parse(body, len, flag, &r, &e);
 		break;
 	case 9: {
-		struct tq_em_sm sm = {0};
-		tq_em_sm_begin(&sm, 0);
+		struct pm_tq_em_sm sm = {0};
+		pm_tq_em_sm_begin(&sm, 0);
 		/* walk the state machine with the same body for every step */
 		for (int i = 0; i < 6; i++) {
-			enum tq_em_action a = tq_em_sm_step(&sm, 200, body, len, &r, &e);
-			if (a == TQ_EM_DONE || a == TQ_EM_FAIL)
+			enum pm_tq_em_action a = pm_tq_em_sm_step(&sm, 200, body, len, &r, &e);
+			if (a == PM_TQ_EM_DONE || a == PM_TQ_EM_FAIL)
 				break;
 		}
 		break;
@@ -83,35 +83,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 10: {
 		char sid[32], chal[128];
 		long bt;
-		fritz_parse_session(body, len, sid, sizeof(sid), chal, sizeof(chal), &bt, &e);
+		pm_fritz_parse_session(body, len, sid, sizeof(sid), chal, sizeof(chal), &bt, &e);
 		break;
 	}
 	case 11:
-		fritz_parse_devicelist(body, len, "123450123456-1", &w, &e);
+		pm_fritz_parse_devicelist(body, len, "123450123456-1", &w, &e);
 		break;
 	case 12:
-		envoy_parse(body, len, &r, &e);
+		pm_envoy_parse(body, len, &r, &e);
 		break;
 	case 13: {
 		char tok[256];
-		envoy_check_jwt(body, len, tok, sizeof(tok), &e);
-		envoy_parse_login(body, len, tok, sizeof(tok), &e);
+		pm_envoy_check_jwt(body, len, tok, sizeof(tok), &e);
+		pm_envoy_parse_login(body, len, tok, sizeof(tok), &e);
 		break;
 	}
 	case 14: {
-		struct sml_obis_cfg cfg;
-		sml_obis_cfg_default(&cfg);
-		sml_decode_powers((const uint8_t *)body, len, &cfg, &r, &e);
+		struct pm_sml_obis_cfg cfg;
+		pm_sml_obis_cfg_default(&cfg);
+		pm_sml_decode_powers((const uint8_t *)body, len, &cfg, &r, &e);
 		/* also as a stream: scan, skip, scan again */
 		uint8_t payload[SML_MAX_FRAME];
 		size_t off = 0, start, end, plen;
 		for (int i = 0; i < 8 && off < len; i++) {
-			int rc = sml_frame_scan((const uint8_t *)body + off, len - off, &start,
-			                        &end, payload, sizeof(payload), &plen, &e);
+			int rc = pm_sml_frame_scan((const uint8_t *)body + off, len - off, &start,
+			                           &end, payload, sizeof(payload), &plen, &e);
 			if (rc == 0)
 				break;
 			if (rc == 1)
-				sml_payload_powers(payload, plen, &cfg, &r, &e);
+				pm_sml_payload_powers(payload, plen, &cfg, &r, &e);
 			off += end > 0 ? end : 1;
 		}
 		break;
@@ -122,10 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pw) {
 			memcpy(pw, body, len);
 			pw[len] = '\0';
-			fritz_login_response(flag ? "2$10$5A17$10$5A18" : "1234567z", pw, resp,
-			                     sizeof(resp), &e);
+			pm_fritz_login_response(flag ? "2$10$5A17$10$5A18" : "1234567z", pw, resp,
+			                        sizeof(resp), &e);
 			char ain[64];
-			fritz_normalize_ain(pw, ain, sizeof(ain), &e);
+			pm_fritz_normalize_ain(pw, ain, sizeof(ain), &e);
 			free(pw);
 		}
 		break;

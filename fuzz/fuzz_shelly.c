@@ -8,14 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrameter/pynum.h"
 #include "astrameter/shelly.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_repr(double x)
 {
-	char buf[SHELLY_NUM_MAX];
-	int n = shelly_py_repr(x, buf, sizeof(buf));
+	char buf[PYNUM_REPR_MAX];
+	int n = pynum_repr(x, buf, sizeof(buf));
 	if (!isfinite(x)) {
 		if (n != -1)
 			abort();
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		double d;
 		memcpy(&d, data + size - 8 - off, sizeof(d));
 		check_repr(d);
-		check_repr(shelly_py_round(d, 1));
+		check_repr(pynum_round_nd(d, 1));
 		w[n++] = d;
 	}
 	if (v != SHELLY_REQ_OK)

@@ -12,15 +12,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sma_header h;
+	struct pm_sma_header h;
 	struct pm_reading r;
-	if (sma_parse_header(data, size, &h) == 0) {
-		struct sma_filter autof = {0}, fixed = {.want = 0x71551764u};
+	if (pm_sma_parse_header(data, size, &h) == 0) {
+		struct pm_sma_filter autof = {0}, fixed = {.want = 0x71551764u};
 		bool locked;
-		(void)sma_filter_accept(&autof, &h, &locked);
-		(void)sma_filter_accept(&fixed, &h, &locked);
+		(void)pm_sma_filter_accept(&autof, &h, &locked);
+		(void)pm_sma_filter_accept(&fixed, &h, &locked);
 	}
-	if (sma_parse_power(data, size, &r) == 0) {
+	if (pm_sma_parse_power(data, size, &r) == 0) {
 		if (r.n != 1 && r.n != 3)
 			abort();
 		for (unsigned i = 0; i < r.n; i++)

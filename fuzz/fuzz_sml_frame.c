@@ -2,7 +2,7 @@
 /* Fuzz target for the SML stream framer: the input is a read-head stream consumed as the
  * driver would (next file, decode its payload, drop f.skip, repeat); every step makes
  * progress or waits. On the whole input it is cross-checked against the existing
- * whole-body framer sml_frame_scan (src/core/sml.c): when this one finds a good file,
+ * whole-body framer pm_sml_frame_scan (src/core/sml.c): when this one finds a good file,
  * that one must find the same file with the same payload. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,12 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sml_frame f;
 	if (sml_frame_next(data, size, p1, sizeof(p1), &f, NULL) == 1) {
 		size_t start, end, plen;
-		if (sml_frame_scan(data, size, &start, &end, p2, sizeof(p2), &plen, NULL) != 1 ||
+		if (pm_sml_frame_scan(data, size, &start, &end, p2, sizeof(p2), &plen, NULL) != 1 ||
 		    start != f.start || end != f.end || plen != f.plen || memcmp(p1, p2, plen) != 0)
 			abort();
 	}
-	struct sml_obis_cfg cfg;
-	sml_obis_cfg_default(&cfg);
+	struct pm_sml_obis_cfg cfg;
+	pm_sml_obis_cfg_default(&cfg);
 	size_t off = 0;
 	for (;;) {
 		int rc = sml_frame_next(data + off, size - off, p1, sizeof(p1), &f, NULL);
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (f.plen > SML_FRAME_MAX_PAYLOAD || f.end > size - off)
 				abort();
 			struct pm_reading r;
-			(void)sml_payload_powers(p1, f.plen, &cfg, &r, NULL);
+			(void)pm_sml_payload_powers(p1, f.plen, &cfg, &r, NULL);
 		}
 		off += f.skip;
 		if (rc == 0)

@@ -6,22 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/app_args.h"
 #include "astrameter/app.h"
+#include "astrameter/emu.h"
 #include "astrameter/log.h"
-
-static const char *const device_type_names[] = {"ct002",           "ct003",
-                                                "shellypro3em",    "shellyemg3",
-                                                "shellyproem50",   "shellypro3em_old",
-                                                "shellypro3em_new"};
-
-bool app_device_type_valid(const char *t)
-{
-	for (size_t i = 0; i < sizeof(device_type_names) / sizeof(device_type_names[0]); i++)
-		if (strcmp(t, device_type_names[i]) == 0)
-			return true;
-	return false;
-}
 
 void app_usage(const char *prog)
 {
@@ -102,15 +89,14 @@ int app_parse_args(int argc, char **argv, struct app_opts *o, struct err *e)
 			if (*n == 0)
 				return err_set(e, "option %s needs at least one value", a);
 			if (types) {
+				char names[128];
+				emu_type_names(names, sizeof(names));
 				for (size_t k = 0; k < *n; k++)
-					if (!app_device_type_valid(dst[k]))
+					if (!emu_type_find(dst[k]))
 						return err_set(
 						        e,
-						        "%s: invalid choice '%s' (choose from "
-						        "ct002, ct003, shellypro3em, shellyemg3, "
-						        "shellyproem50, shellypro3em_old, "
-						        "shellypro3em_new)",
-						        a, dst[k]);
+						        "%s: invalid choice '%s' (choose from %s)",
+						        a, dst[k], names);
 			}
 		} else if (!strcmp(a, "--throttle-interval")) {
 			NEED_VALUE();

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/app_health.h"
+#include "astrameter/http_get.h"
 #include "astrameter/log.h"
 
 #define COMP "main"
@@ -34,7 +35,7 @@ int app_healthcheck(const struct app_opts *o)
 		fprintf(stderr, "astrameter: ENABLE_WEB_SERVER is off: no /health to ask\n");
 		return 1;
 	}
-	int st = web_healthcheck("127.0.0.1", (uint16_t)port, 5000, &e);
+	int st = http_blocking("127.0.0.1", (uint16_t)port, "GET", "/health", NULL, 5000, NULL, &e);
 	if (st < 0) {
 		fprintf(stderr, "astrameter: health check failed: %s\n", e.msg);
 		return 1;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/app_args.h"
 #include "app/app_setup.h"
 #include "astrameter/cfg_schema.h"
 #include "astrameter/filter.h"
@@ -31,15 +30,6 @@ static size_t split_list(char *s, char **out, size_t cap)
 	return n;
 }
 
-static const char *shelly_id_prefix(const char *type)
-{
-	if (!strncmp(type, "shellypro3em", 12))
-		return "shellypro3em";
-	if (!strcmp(type, "shellyemg3") || !strcmp(type, "shellyproem50"))
-		return type;
-	return NULL;
-}
-
 /* Resolves DEVICE_TYPE / DEVICE_IDS (CLI first) into app->dev[] (no sockets yet). */
 static int resolve_devices(struct app *app, const struct app_opts *o, struct emu_env *env,
                            struct err *e)
@@ -57,7 +47,7 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 		snprintf(types_buf, sizeof(types_buf), "%s", v);
 		nt = split_list(types_buf, types, APP_MAX_DEVICES);
 		for (size_t i = 0; i < nt; i++)
-			if (!app_device_type_valid(types[i]))
+			if (!emu_type_find(types[i]))
 				return err_set(e, "[GENERAL] DEVICE_TYPE: unknown device type '%s'",
 				               types[i]);
 	}
@@ -78,7 +68,8 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 			return err_set(e, "too many devices (at most %d)", APP_MAX_DEVICES);
 		struct app_device *d = &app->dev[app->n_dev++];
 		snprintf(d->type, sizeof(d->type), "%s", types[i]);
-		const char *pfx = shelly_id_prefix(types[i]);
+		const struct emu_type *et = emu_type_find(types[i]);
+		const char *pfx = et ? et->id_prefix : NULL;
 		if (i < ni)
 			snprintf(d->id, sizeof(d->id), "%s", ids[i]);
 		else if (pfx)
@@ -93,12 +84,10 @@ static int resolve_devices(struct app *app, const struct app_opts *o, struct emu
 	long ct_ports[APP_MAX_DEVICES];
 	size_t n_ct = 0;
 	for (size_t i = 0; i < app->n_dev; i++) {
-		const char *t = app->dev[i].type;
-		if (strcmp(t, "ct002") != 0 && strcmp(t, "ct003") != 0)
+		const struct emu_type *et = emu_type_find(app->dev[i].type);
+		if (!et || !et->ct_section)
 			continue;
-		struct cfg_section *s = NULL;
-		if (!strcmp(t, "ct003"))
-			s = cfg_find(&app->cfg, "CT003");
+		struct cfg_section *s = cfg_find(&app->cfg, et->ct_section);
 		if (!s)
 			s = cfg_find(&app->cfg, "CT002");
 		long port;
@@ -216,6 +205,9 @@ int app_configure(struct app *app, const struct app_opts *o, struct err *e)
 	if (resolve_devices(app, o, &env, e) != 0)
 		return -1;
 	/* Keys nobody asked for: unknown, or known upstream but not built here. */
+	size_t n_pm_kinds = 0;
+	const struct cfg_schema_kind *pm_kinds = pm_schema_kinds(&n_pm_kinds);
+	cfg_schema_set_meter_kinds(pm_kinds, n_pm_kinds);
 	cfg_schema_check(&app->cfg, section_built, NULL);
 	return 0;
 }

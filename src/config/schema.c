@@ -4,7 +4,9 @@
  * daemon implements, and the post-load check that reports keys nothing read. Contract in
  * astrameter/cfg_schema.h. When a module starts reading a key, flag it CFG_KEY_HERE here
  * (a key a getter read is never reported anyway; the flag matters for sections that exist
- * but are not in use, e.g. [CT003] while only ct002 runs). */
+ * but are not in use, e.g. [CT003] while only ct002 runs). Powermeter keys are not here:
+ * each driver declares its own (struct pm_driver.keys) and the powermeter registry hands
+ * the resulting kinds over with cfg_schema_set_meter_kinds(). */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -13,7 +15,8 @@
 #include "astrameter/log.h"
 
 #define H CFG_KEY_HERE
-#define U 0u /* upstream only */
+#define U CFG_KEY_UPSTREAM
+#define S CFG_KEY_SECRET
 #define END             \
 	{               \
 		NULL, 0 \
@@ -96,7 +99,8 @@ static const struct cfg_schema_key k_ct[] = {
 };
 
 static const struct cfg_schema_key k_marstek[] = {
-        {"ENABLE", U}, {"BASE_URL", U}, {"MAILBOX", U}, {"PASSWORD", U}, {"TIMEZONE", U}, END,
+        {"ENABLE", U},       {"BASE_URL", U}, {"MAILBOX", U | S},
+        {"PASSWORD", U | S}, {"TIMEZONE", U}, END,
 };
 
 static const struct cfg_schema_key k_insights[] = {
@@ -104,7 +108,7 @@ static const struct cfg_schema_key k_insights[] = {
         {"BROKER", U},
         {"PORT", U},
         {"USERNAME", U},
-        {"PASSWORD", U},
+        {"PASSWORD", U | S},
         {"TLS", U},
         {"BASE_TOPIC", U},
         {"HA_DISCOVERY", U},
@@ -117,199 +121,55 @@ static const struct cfg_schema_key k_insights[] = {
 };
 
 /* Keys every powermeter section takes (REFERENCE §2.6). */
-static const struct cfg_schema_key k_pm_common[] = {
-        {"NETMASK", H},
-        {"POWER_OFFSET", H},
-        {"POWER_MULTIPLIER", H},
-        {"THROTTLE_INTERVAL", H},
-        {"WAIT_FOR_NEXT_MESSAGE", H},
-        {"HAMPEL_WINDOW", H},
-        {"HAMPEL_N_SIGMA", H},
-        {"HAMPEL_MIN_THRESHOLD", H},
-        {"SMOOTH_TARGET_ALPHA", H},
-        {"MAX_SMOOTH_STEP", H},
-        {"DEADBAND", H},
-        {"PID_KP", H},
-        {"PID_KI", H},
-        {"PID_KD", H},
-        {"PID_OUTPUT_MAX", H},
-        {"PID_MODE", H},
-        END,
-};
 
-static const struct cfg_schema_key k_shelly[] = {
-        {"TYPE", H}, {"IP", H}, {"USER", H}, {"PASS", H}, {"METER_INDEX", H}, END,
-};
-static const struct cfg_schema_key k_tasmota[] = {
-        {"IP", H},
-        {"USER", H},
-        {"PASS", H},
-        {"JSON_STATUS", H},
-        {"JSON_PAYLOAD_MQTT_PREFIX", H},
-        {"JSON_POWER_MQTT_LABEL", H},
-        {"JSON_POWER_INPUT_MQTT_LABEL", H},
-        {"JSON_POWER_OUTPUT_MQTT_LABEL", H},
-        {"JSON_POWER_CALCULATE", H},
-        END,
-};
-static const struct cfg_schema_key k_shrdzm[] = {{"IP", H}, {"USER", H}, {"PASS", H}, END};
-static const struct cfg_schema_key k_emlog[] = {
-        {"IP", H},
-        {"METER_INDEX", H},
-        {"JSON_POWER_CALCULATE", H},
-        END,
-};
-static const struct cfg_schema_key k_iobroker[] = {
-        {"IP", H},
-        {"PORT", H},
-        {"CURRENT_POWER_ALIAS", H},
-        {"POWER_CALCULATE", H},
-        {"POWER_INPUT_ALIAS", H},
-        {"POWER_OUTPUT_ALIAS", H},
-        END,
-};
-static const struct cfg_schema_key k_homeassistant[] = {
-        {"IP", H},
-        {"PORT", H},
-        {"HTTPS", H},
-        {"ACCESSTOKEN", H},
-        {"CURRENT_POWER_ENTITY", H},
-        {"POWER_CALCULATE", H},
-        {"POWER_INPUT_ALIAS", H},
-        {"POWER_OUTPUT_ALIAS", H},
-        {"API_PATH_PREFIX", H},
-        END,
-};
-static const struct cfg_schema_key k_vzlogger[] = {{"IP", H}, {"PORT", H}, {"UUID", H}, END};
-static const struct cfg_schema_key k_script[] = {
-        {"COMMAND", H},
-        {"TIMEOUT", H | CFG_KEY_LOCAL},
-        END,
-};
-static const struct cfg_schema_key k_sml[] = {
-        {"SERIAL", U},        {"OBIS_POWER_CURRENT", U}, {"OBIS_POWER_L1", U},
-        {"OBIS_POWER_L2", U}, {"OBIS_POWER_L3", U},      END,
-};
-static const struct cfg_schema_key k_esphome[] = {
-        {"IP", H}, {"PORT", H}, {"DOMAIN", H}, {"ID", H}, END,
-};
-static const struct cfg_schema_key k_amis[] = {{"IP", H}, END};
-static const struct cfg_schema_key k_modbus[] = {
-        {"HOST", U},
-        {"PORT", U},
-        {"UNIT_ID", U},
-        {"ADDRESS", U},
-        {"COUNT", U},
-        {"DATA_TYPE", U},
-        {"BYTE_ORDER", U},
-        {"WORD_ORDER", U},
-        {"REGISTER_TYPE", U},
-        {"TRANSPORT", U},
-        END,
-};
-static const struct cfg_schema_key k_tq_em[] = {
-        {"IP", H},
-        {"PASSWORD", H},
-        {"TIMEOUT", H},
-        END,
-};
-static const struct cfg_schema_key k_json_http[] = {
-        {"URL", H}, {"JSON_PATHS", H}, {"USERNAME", H}, {"PASSWORD", H}, {"HEADERS", H}, END,
-};
-static const struct cfg_schema_key k_homewizard[] = {
-        {"IP", H}, {"TOKEN", H}, {"SERIAL", H}, {"VERIFY_SSL", H}, {"CA_FILE", H | CFG_KEY_LOCAL},
-        END,
-};
-static const struct cfg_schema_key k_envoy[] = {
-        {"HOST", H},       {"TOKEN", H}, {"USERNAME", H}, {"PASSWORD", H}, {"SERIAL", H},
-        {"VERIFY_SSL", H}, END,
-};
-static const struct cfg_schema_key k_sma[] = {
-        {"MULTICAST_GROUP", H}, {"PORT", H}, {"SERIAL_NUMBER", H}, {"INTERFACE", H}, END,
-};
-static const struct cfg_schema_key k_fritz[] = {
-        {"HOST", H},  {"USER", H},       {"PASSWORD", H}, {"AIN", H},
-        {"HTTPS", H}, {"VERIFY_SSL", H}, {"TIMEOUT", H},  END,
-};
-static const struct cfg_schema_key k_fronius[] = {
-        {"IP", H},
-        {"DEVICE_ID", H},
-        {"PER_PHASE", H},
-        END,
-};
-static const struct cfg_schema_key k_tibber[] = {
-        {"IP", H},
-        {"PASSWORD", H},
-        {"NODE_ID", H},
-        {"USER", H},
-        {"OBIS_POWER_CURRENT", H},
-        {"OBIS_POWER_L1", H},
-        {"OBIS_POWER_L2", H},
-        {"OBIS_POWER_L3", H},
-        END,
-};
-static const struct cfg_schema_key k_mqtt[] = {
-        {"BROKER", H},
-        {"PORT", H},
-        {"USERNAME", H},
-        {"PASSWORD", H},
-        {"TLS", H},
-        {"URI", H},
-        {"TOPIC", H},
-        {"TOPICS", H},
-        {"JSON_PATH", H},
-        {"JSON_PATHS", H},
-        {"MAX_AGE", H | CFG_KEY_LOCAL},
-        END,
-};
-
-#define EXACT(n, c, here, k)                \
-	{                                   \
-		n, c, false, here, false, k \
-	}
-#define PM(n, here, k)                                      \
-	{                                                   \
-		n, CFG_KIND_POWERMETER, true, here, true, k \
+#define EXACT(n, c, here, k)               \
+	{                                  \
+		n, c, false, here, NULL, k \
 	}
 
-/* Order matters: exact names first, then powermeter prefixes in upstream's test order
- * (config_loader.create_powermeter), MQTT_INSIGHTS before the MQTT catch-all. */
-static const struct cfg_schema_kind kinds[] = {
+/* The kinds this module knows itself, in upstream's order: exact names, then
+ * MQTT_INSIGHTS (which must be tested before the powermeters' MQTT prefix). The
+ * powermeter kinds come from the powermeter registry (cfg_schema_set_meter_kinds), one
+ * per driver, with the keys each driver declares. */
+static const struct cfg_schema_kind builtin[] = {
         EXACT("GENERAL", CFG_KIND_GENERAL, true, k_general),
         EXACT("CT002", CFG_KIND_CT, true, k_ct),
         EXACT("CT003", CFG_KIND_CT, true, k_ct),
         EXACT("MARSTEK", CFG_KIND_MARSTEK, false, k_marstek),
         EXACT("DEFAULT", CFG_KIND_DEFAULT, false, NULL),
-        PM("SHELLY", true, k_shelly),
-        PM("TASMOTA", true, k_tasmota),
-        PM("SHRDZM", true, k_shrdzm),
-        PM("EMLOG", true, k_emlog),
-        PM("IOBROKER", true, k_iobroker),
-        PM("HOMEASSISTANT", true, k_homeassistant),
-        PM("VZLOGGER", true, k_vzlogger),
-        PM("SCRIPT", true, k_script),
-        PM("SML", false, k_sml),
-        PM("ESPHOME", true, k_esphome),
-        PM("AMIS_READER", true, k_amis),
-        PM("MODBUS", false, k_modbus),
-        PM("TQ_EM", true, k_tq_em),
-        PM("JSON_HTTP", true, k_json_http),
-        PM("HOMEWIZARD", true, k_homewizard),
-        PM("ENVOY", true, k_envoy),
-        PM("SMA_ENERGY_METER", true, k_sma),
-        PM("FRITZ", true, k_fritz),
-        PM("FRONIUS", true, k_fronius),
-        PM("TIBBER_PULSE", true, k_tibber),
-        {"MQTT_INSIGHTS", CFG_KIND_INSIGHTS, true, false, false, k_insights},
-        PM("MQTT", true, k_mqtt),
+        {"MQTT_INSIGHTS", CFG_KIND_INSIGHTS, true, false, NULL, k_insights},
 };
 
-#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+#define N_BUILTIN (sizeof(builtin) / sizeof(builtin[0]))
+#define MAX_KINDS (N_BUILTIN + CFG_SCHEMA_MAX_METER_KINDS)
+
+/* builtin followed by the registered meter kinds (copied: the array is the table). */
+static struct cfg_schema_kind kinds[MAX_KINDS];
+static size_t n_kinds;
+
+static void init_kinds(void)
+{
+	if (n_kinds == 0) {
+		memcpy(kinds, builtin, sizeof(builtin));
+		n_kinds = N_BUILTIN;
+	}
+}
+
+void cfg_schema_set_meter_kinds(const struct cfg_schema_kind *meters, size_t n)
+{
+	memcpy(kinds, builtin, sizeof(builtin));
+	if (n > CFG_SCHEMA_MAX_METER_KINDS)
+		n = CFG_SCHEMA_MAX_METER_KINDS;
+	if (n)
+		memcpy(kinds + N_BUILTIN, meters, n * sizeof(*meters));
+	n_kinds = N_BUILTIN + n;
+}
 
 const struct cfg_schema_kind *cfg_schema_kinds(size_t *n)
 {
+	init_kinds();
 	if (n)
-		*n = N_KINDS;
+		*n = n_kinds;
 	return kinds;
 }
 
@@ -317,7 +177,8 @@ const struct cfg_schema_kind *cfg_schema_kind_of(const char *section)
 {
 	if (!section)
 		return NULL;
-	for (size_t i = 0; i < N_KINDS; i++) {
+	init_kinds();
+	for (size_t i = 0; i < n_kinds; i++) {
 		const struct cfg_schema_kind *k = &kinds[i];
 		if (k->prefix ? strncmp(section, k->name, strlen(k->name)) == 0
 		              : strcmp(section, k->name) == 0)
@@ -340,8 +201,8 @@ static const struct cfg_schema_key *key_lookup(const struct cfg_schema_kind *kin
 	if (!kind || !key)
 		return NULL;
 	const struct cfg_schema_key *k = key_in(kind->keys, key);
-	if (!k && kind->pm_common)
-		k = key_in(k_pm_common, key);
+	if (!k && kind->common)
+		k = key_in(kind->common, key);
 	return k;
 }
 
@@ -398,7 +259,8 @@ static const struct cfg_schema_kind *near_miss(const char *section)
 	size_t n = strlen(section);
 	while (n > 0 && isspace((unsigned char)section[n - 1]))
 		n--;
-	for (size_t i = 0; i < N_KINDS; i++) {
+	init_kinds();
+	for (size_t i = 0; i < n_kinds; i++) {
 		const struct cfg_schema_kind *k = &kinds[i];
 		size_t m = strlen(k->name);
 		if (k->prefix ? n >= m && strncasecmp(section, k->name, m) == 0

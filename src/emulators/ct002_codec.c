@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "astrameter/ct002.h"
-
-static const char hexdig[] = "0123456789abcdef";
+#include "astrameter/pynum.h"
+#include "astrameter/text.h"
 
 const char *ct002_strerror(int err)
 {
@@ -59,22 +59,10 @@ uint8_t ct002_checksum(const uint8_t *p, size_t len)
 	return x;
 }
 
-/* Python int() skips str.isspace() characters that are also C isspace(): \t \n \v \f \r and
- * space (it does NOT skip \x1c..\x1f, which str.strip() does). */
-static bool int_blank(unsigned char ch)
-{
-	return ch == ' ' || (ch >= '\t' && ch <= '\r');
-}
-
 /* str.strip() blanks within ASCII. */
 static bool strip_blank(unsigned char ch)
 {
 	return ch == ' ' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f);
-}
-
-static bool is_digit(unsigned char ch)
-{
-	return ch >= '0' && ch <= '9';
 }
 
 static unsigned char ascii_lower(unsigned char ch)
@@ -89,42 +77,14 @@ static unsigned char ascii_upper(unsigned char ch)
 
 int ct002_parse_pyint(const char *s, size_t len, long limit, long *out)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, j = len;
-	while (i < j && int_blank(p[i]))
-		i++;
-	while (j > i && int_blank(p[j - 1]))
-		j--;
-	if (i == j)
+	long v = 0;
+	int rc = pynum_int(s, len, &v);
+	if (rc == PYNUM_SYNTAX)
 		return -1;
-	bool neg = false;
-	if (p[i] == '+' || p[i] == '-') {
-		neg = p[i] == '-';
-		i++;
-	}
-	if (i == j || !is_digit(p[i]))
-		return -1;
-	/* Scan the whole string before judging the range: an invalid literal is "not an
-	 * integer" (upstream falls back to 0) however many digits precede the junk. */
-	unsigned long long acc = 0;
-	bool over = false;
-	for (size_t k = i; k < j; k++) {
-		if (is_digit(p[k])) {
-			if (!over) {
-				acc = acc * 10 + (unsigned long long)(p[k] - '0');
-				if (acc > (unsigned long long)limit)
-					over = true;
-			}
-		} else if (p[k] == '_' && is_digit(p[k - 1]) && k + 1 < j && is_digit(p[k + 1])) {
-			continue;
-		} else {
-			return -1;
-		}
-	}
-	if (over)
+	if (rc == PYNUM_RANGE || v > limit || v < -limit)
 		return 1;
 	if (out)
-		*out = neg ? -(long)acc : (long)acc;
+		*out = v;
 	return 0;
 }
 
@@ -149,7 +109,8 @@ int ct002_decode(const uint8_t *buf, size_t len, struct ct002_frame *fr)
 	if (buf[len - 3] != CT002_ETX)
 		return CT002_E_ETX;
 	uint8_t x = ct002_checksum(buf, len - 2);
-	unsigned char hi = (unsigned char)hexdig[x >> 4], lo = (unsigned char)hexdig[x & 0xf];
+	unsigned char hi = (unsigned char)txt_hexdigits[x >> 4],
+	              lo = (unsigned char)txt_hexdigits[x & 0xf];
 	unsigned char a0 = buf[len - 2], a1 = buf[len - 1];
 	/* Some firmware writes a space instead of the high nibble; upstream accepts that for
 	 * any expected high nibble, so do we. */
@@ -230,44 +191,24 @@ int ct002_encode(const struct ct002_str *fields, size_t n, uint8_t *out, size_t 
 	}
 	out[k++] = CT002_ETX;
 	uint8_t x = ct002_checksum(out, k);
-	out[k++] = (uint8_t)hexdig[x >> 4];
-	out[k++] = (uint8_t)hexdig[x & 0xf];
+	out[k++] = (uint8_t)txt_hexdigits[x >> 4];
+	out[k++] = (uint8_t)txt_hexdigits[x & 0xf];
 	return (int)k;
 }
 
 double ct002_round_half_even(double x)
 {
-	if (!isfinite(x))
-		return x;
-	double f = floor(x);
-	double d = x - f; /* exact: x and floor(x) share the exponent range */
-	if (d > 0.5)
-		return f + 1.0;
-	if (d < 0.5)
-		return f;
-	return fmod(f, 2.0) == 0.0 ? f : f + 1.0;
+	return pynum_round(x);
 }
 
 int ct002_format_round(double x, char *buf, size_t len)
 {
-	if (!isfinite(x) || fabs(x) >= 1e15)
-		return -1;
-	long long v = (long long)ct002_round_half_even(x);
-	int n = snprintf(buf, len, "%lld", v);
-	if (n < 0 || (size_t)n >= len)
-		return -1;
-	return n;
+	return pynum_format_round(x, buf, len);
 }
 
 double ct002_round1(double x)
 {
-	if (!isfinite(x) || fabs(x) >= 1e15)
-		return x;
-	/* printf rounds the exact binary value correctly (ties to even), which is what
-	 * Python's round(x, 1) does. */
-	char buf[40];
-	snprintf(buf, sizeof(buf), "%.1f", x);
-	return strtod(buf, NULL);
+	return pynum_round_nd(x, 1);
 }
 
 static void copy_field(struct ct002_request *req, size_t i, const uint8_t *buf,

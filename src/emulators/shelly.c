@@ -74,28 +74,12 @@ struct shelly_emu {
 
 size_t shelly_type_ports(const char *t, uint16_t ports[SHELLY_MAX_PORTS])
 {
-	if (!strcmp(t, "shellypro3em")) {
-		ports[0] = 1010;
-		ports[1] = 2220;
-		return 2;
-	}
-	if (!strcmp(t, "shellypro3em_old")) {
-		ports[0] = 1010;
-		return 1;
-	}
-	if (!strcmp(t, "shellypro3em_new")) {
-		ports[0] = 2220;
-		return 1;
-	}
-	if (!strcmp(t, "shellyemg3")) {
-		ports[0] = 2222;
-		return 1;
-	}
-	if (!strcmp(t, "shellyproem50")) {
-		ports[0] = 2223;
-		return 1;
-	}
-	return 0;
+	const struct emu_type *et = emu_type_find(t);
+	if (!et || et->ops != &emu_shelly_ops)
+		return 0;
+	for (size_t i = 0; i < et->n_ports && i < SHELLY_MAX_PORTS; i++)
+		ports[i] = et->ports[i];
+	return et->n_ports;
 }
 
 static void ip_str(uint32_t ip_be, char *buf, size_t len)

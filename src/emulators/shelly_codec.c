@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrameter/pynum.h"
 #include "astrameter/shelly.h"
+#include "astrameter/text.h"
 
 /* A piece of the request text: [off, off + len). */
 struct span {
@@ -259,13 +261,6 @@ static int obj_iter_next(struct obj_iter *it, struct span *key, struct span *val
 	return 1;
 }
 
-static unsigned hex_val(unsigned char c)
-{
-	if (c <= '9')
-		return (unsigned)(c - '0');
-	return (unsigned)((c | 0x20) - 'a' + 10);
-}
-
 /* Whether the validated string literal at sp decodes to exactly the ASCII text want
  * (escapes such as \\u0069 decode; an embedded \\u0000 does not end the string). */
 static bool str_equals(const unsigned char *s, struct span sp, const char *want)
@@ -293,8 +288,10 @@ static bool str_equals(const unsigned char *s, struct span sp, const char *want)
 				cp = '\t';
 				break;
 			case 'u':
-				cp = hex_val(s[i]) << 12 | hex_val(s[i + 1]) << 8 |
-				     hex_val(s[i + 2]) << 4 | hex_val(s[i + 3]);
+				cp = (unsigned)txt_hexval(s[i]) << 12 |
+				     (unsigned)txt_hexval(s[i + 1]) << 8 |
+				     (unsigned)txt_hexval(s[i + 2]) << 4 |
+				     (unsigned)txt_hexval(s[i + 3]);
 				i += 4;
 				break;
 			default: /* " \ / */
@@ -443,175 +440,17 @@ const char *shelly_verdict_str(enum shelly_verdict v)
 	return "?";
 }
 
-double shelly_py_round(double x, int ndigits)
-{
-	/* glibc's printf converts the exact binary value and breaks exact ties to even in
-	 * the default rounding mode, which is what CPython's dtoa-based round() does. The
-	 * longest %.17f of a finite double is 309 + 1 + 17 digits plus a sign. */
-	char tmp[400];
-	if (!isfinite(x) || ndigits < 0 || ndigits > 17)
-		return x;
-	snprintf(tmp, sizeof(tmp), "%.*f", ndigits, x);
-	return strtod(tmp, NULL);
-}
-
-/* Splits "d.ddde+XX" (from %e of a positive number) into digits and exponent. */
-static int split_e(const char *t, char *digits, size_t cap, size_t *nd, int *exp10)
-{
-	size_t n = 0;
-	for (; *t && *t != 'e'; t++)
-		if (is_digit((unsigned char)*t) && n + 1 < cap)
-			digits[n++] = *t;
-	if (*t != 'e' || n == 0)
-		return -1;
-	digits[n] = '\0';
-	*nd = n;
-	*exp10 = atoi(t + 1);
-	return 0;
-}
-
-/* Reads digits (0.DIGITS read as D.IGITS * 10^exp10) back as a double. */
-static double digits_value(const char *digits, size_t nd, int exp10)
-{
-	char t[48];
-	snprintf(t, sizeof(t), "%c.%.*se%d", digits[0], (int)(nd - 1), digits + 1, exp10);
-	return strtod(t, NULL);
-}
-
-/* The shortest decimal digits that read back to ax > 0, like CPython's repr (dtoa mode
- * 0). For each length the correctly rounded %.Ne candidate is tried; when it falls just
- * below ax's rounding interval (only possible at a power of two, where the interval is
- * twice as wide above as below) the next decimal up can still be inside and is the one
- * dtoa picks. 17 significant digits always round-trip. */
-static int shortest_digits(double ax, char *digits, size_t cap, size_t *nd, int *exp10)
-{
-	char tmp[40];
-	for (int prec = 0; prec <= 16; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*e", prec, ax);
-		if (split_e(tmp, digits, cap, nd, exp10) != 0)
-			return -1;
-		double back = strtod(tmp, NULL);
-		if (back == ax || prec == 16)
-			return 0;
-		if (back > ax)
-			continue;
-		/* Add one unit in the last place, with carry. */
-		char up[20];
-		memcpy(up, digits, *nd + 1);
-		size_t k = *nd;
-		int e = *exp10;
-		while (k > 0 && up[k - 1] == '9')
-			up[--k] = '0';
-		if (k == 0) {
-			up[0] = '1';
-			e++;
-		} else {
-			up[k - 1]++;
-		}
-		if (digits_value(up, *nd, e) == ax) {
-			memcpy(digits, up, *nd + 1);
-			*exp10 = e;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int shelly_py_repr(double x, char *buf, size_t len)
-{
-	if (!isfinite(x))
-		return -1;
-	bool neg = signbit(x) != 0;
-	char digits[20];
-	size_t nd = 1;
-	int exp10 = 0;
-	if (x == 0) {
-		digits[0] = '0';
-		digits[1] = '\0';
-	} else if (shortest_digits(fabs(x), digits, sizeof(digits), &nd, &exp10) != 0) {
-		return -1;
-	}
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	digits[nd] = '\0';
-	int decpt = exp10 + 1; /* x = 0.DIGITS * 10^decpt */
-
-	char out[SHELLY_NUM_MAX + 8];
-	size_t o = 0;
-	if (neg)
-		out[o++] = '-';
-	if (decpt > -4 && decpt <= 16) {
-		if (decpt <= 0) {
-			out[o++] = '0';
-			out[o++] = '.';
-			for (int k = 0; k < -decpt; k++)
-				out[o++] = '0';
-			memcpy(out + o, digits, nd);
-			o += nd;
-		} else if ((size_t)decpt >= nd) {
-			memcpy(out + o, digits, nd);
-			o += nd;
-			for (size_t k = nd; k < (size_t)decpt; k++)
-				out[o++] = '0';
-			out[o++] = '.';
-			out[o++] = '0';
-		} else {
-			memcpy(out + o, digits, (size_t)decpt);
-			o += (size_t)decpt;
-			out[o++] = '.';
-			memcpy(out + o, digits + decpt, nd - (size_t)decpt);
-			o += nd - (size_t)decpt;
-		}
-		out[o] = '\0';
-	} else {
-		out[o++] = digits[0];
-		if (nd > 1) {
-			out[o++] = '.';
-			memcpy(out + o, digits + 1, nd - 1);
-			o += nd - 1;
-		}
-		int e = decpt - 1;
-		snprintf(out + o, sizeof(out) - o, "e%c%02d", e < 0 ? '-' : '+', abs(e));
-		o = strlen(out);
-	}
-	if (o + 1 > len)
-		return -1;
-	memcpy(buf, out, o + 1);
-	return (int)o;
-}
-
-double shelly_py_sum(const double *v, size_t n)
-{
-	/* CPython 3.12 builtin sum(): start 0 + first item, then Neumaier compensation over
-	 * the rest, compensation added at the end if it is non-zero and finite. */
-	if (n == 0)
-		return 0.0;
-	double f = 0.0 + v[0], c = 0.0;
-	for (size_t i = 1; i < n; i++) {
-		double x = v[i];
-		double t = f + x;
-		if (fabs(f) >= fabs(x))
-			c += (f - t) + x;
-		else
-			c += (x - t) + f;
-		f = t;
-	}
-	if (c != 0.0 && isfinite(c))
-		f += c;
-	return f;
-}
-
 double shelly_phase_value(double p)
 {
 	if (fabs(p) < 0.1)
 		return 0.001;
 	/* Upstream: power == round(power), i.e. integral. */
-	return shelly_py_round(p == nearbyint(p) ? p + 0.001 : p, 1);
+	return pynum_round_nd(p == nearbyint(p) ? p + 0.001 : p, 1);
 }
 
 double shelly_total_value(double sum)
 {
-	double t = shelly_py_round(sum, 3);
+	double t = pynum_round_nd(sum, 3);
 	return t == nearbyint(t) ? t + 0.001 : t;
 }
 
@@ -688,7 +527,7 @@ int shelly_format_reply(const struct shelly_request *req, const char *device_id,
                         unsigned n, char *buf, size_t len)
 {
 	char src[SHELLY_MAX_DEVID_JSON];
-	char num[4][SHELLY_NUM_MAX];
+	char num[4][PYNUM_REPR_MAX];
 	if (strlen(device_id) > SHELLY_MAX_DEVID ||
 	    shelly_json_string(device_id, src, sizeof(src)) < 0)
 		return -1;
@@ -708,13 +547,13 @@ int shelly_format_reply(const struct shelly_request *req, const char *device_id,
 			p[1] = w[1];
 			p[2] = w[2];
 		}
-		double sum = shelly_py_sum(p, 3);
+		double sum = pynum_sum(p, 3);
 		if (!isfinite(sum))
 			return -1; /* upstream: round(inf) raises, nothing is sent */
 		for (int i = 0; i < 3; i++)
-			if (shelly_py_repr(shelly_phase_value(p[i]), num[i], sizeof(num[i])) < 0)
+			if (pynum_repr(shelly_phase_value(p[i]), num[i], sizeof(num[i])) < 0)
 				return -1;
-		if (shelly_py_repr(shelly_total_value(sum), num[3], sizeof(num[3])) < 0)
+		if (pynum_repr(shelly_total_value(sum), num[3], sizeof(num[3])) < 0)
 			return -1;
 		r = snprintf(buf, len,
 		             "{\"id\":%s,\"src\":%s,\"dst\":\"unknown\",\"result\":{"
@@ -723,10 +562,10 @@ int shelly_format_reply(const struct shelly_request *req, const char *device_id,
 		             req->id, src, num[0], num[1], num[2], num[3]);
 	} else if (req->method == SHELLY_EM1_GET_STATUS) {
 		/* Upstream sums the meter's values as they are, without the 1/3 mapping. */
-		double sum = shelly_py_sum(w, n);
+		double sum = pynum_sum(w, n);
 		if (!isfinite(sum))
 			return -1;
-		if (shelly_py_repr(shelly_total_value(sum), num[3], sizeof(num[3])) < 0)
+		if (pynum_repr(shelly_total_value(sum), num[3], sizeof(num[3])) < 0)
 			return -1;
 		r = snprintf(buf, len,
 		             "{\"id\":%s,\"src\":%s,\"dst\":\"unknown\",\"result\":{"

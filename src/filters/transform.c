@@ -15,6 +15,8 @@
 
 #include "astrameter/filter.h"
 #include "astrameter/log.h"
+#include "astrameter/pynum.h"
+#include "astrameter/text.h"
 #include "filters/flt_util.h"
 
 struct flt_list {
@@ -28,79 +30,27 @@ struct transform_state {
 	char section[64];
 };
 
-/* Strict decimal float (what Python float() takes minus inf/nan/underscores): optional
- * sign, digits with an optional point, optional exponent. strtod alone would also take hex
- * and "inf". */
-static bool parse_number(const char *s, size_t len, double *out)
-{
-	char buf[64];
-	size_t i = 0;
-	bool digits = false;
-	char *end;
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (buf[i] == '+' || buf[i] == '-')
-		i++;
-	while (isdigit((unsigned char)buf[i])) {
-		i++;
-		digits = true;
-	}
-	if (buf[i] == '.') {
-		i++;
-		while (isdigit((unsigned char)buf[i])) {
-			i++;
-			digits = true;
-		}
-	}
-	if (!digits)
-		return false;
-	if (buf[i] == 'e' || buf[i] == 'E') {
-		i++;
-		if (buf[i] == '+' || buf[i] == '-')
-			i++;
-		if (!isdigit((unsigned char)buf[i]))
-			return false;
-		while (isdigit((unsigned char)buf[i]))
-			i++;
-	}
-	if (buf[i] != '\0')
-		return false;
-	*out = strtod(buf, &end);
-	return *end == '\0' && isfinite(*out);
-}
-
 /* Parses "1.05, 1.02,1.03" into l. Blank items are skipped as upstream does; an empty
  * result leaves l->len == 0 (the caller substitutes the default). 0/-1. */
 static int parse_list(struct flt_list *l, const char *sec, const char *key, const char *value,
                       struct err *e)
 {
-	const char *p = value;
+	struct txt_split it;
+	struct txt_item item;
 
 	l->len = 0;
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		const char *a = p, *b = p + n;
+	txt_split_init(&it, value, strlen(value), ',');
+	while (txt_split_next(&it, &item)) {
 		double d;
 
-		while (a < b && isspace((unsigned char)*a))
-			a++;
-		while (b > a && isspace((unsigned char)b[-1]))
-			b--;
-		if (a < b) {
-			if (!parse_number(a, (size_t)(b - a), &d))
-				return err_set(e, "[%s] %s: not a number '%.*s' in '%s'", sec, key,
-				               (int)(b - a), a, value);
-			if (l->len < PM_MAX_VALUES)
-				l->v[l->len] = d;
-			l->len++;
-		}
-		if (!end)
-			break;
-		p = end + 1;
+		if (item.len == 0)
+			continue;
+		if (pynum_float_finite(item.s, item.len, &d) != 0)
+			return err_set(e, "[%s] %s: not a number '%.*s' in '%s'", sec, key,
+			               (int)item.len, item.s, value);
+		if (l->len < PM_MAX_VALUES)
+			l->v[l->len] = d;
+		l->len++;
 	}
 	return 0;
 }

@@ -15,7 +15,7 @@
  * the object; the outermost dispatch frees it.
  *
  * Once open, a peer gets a bounded share of the loop and of memory (flow.h): one wakeup
- * reads at most WS_LIMITS.read_bytes / read_msgs, then yields; while the messages queued
+ * reads at most ws_limits.read_bytes / read_msgs, then yields; while the messages queued
  * for the peer (our pongs to its pings, our own messages) are above the soft cap we stop
  * reading, and a peer that leaves them there for stall_ms, or lets them pass the hard
  * cap, is dropped. Without this a peer flooding pings and never reading our pongs kept
@@ -39,76 +39,15 @@
 #include "astrameter/flow.h"
 #include "astrameter/resolve.h"
 #include "astrameter/ws.h"
-
-enum ws_state { WS_RESOLVE, WS_CONNECT, WS_TLS, WS_UPGRADE, WS_OPEN, WS_DONE };
-
-/* Our peers (Home Assistant, HomeWizard) send a few small messages a second and take our
- * few small ones at once; these limits only ever bite a broken or hostile peer. A TLS
- * record (16 KiB) already decrypted is read to its end even past them, since epoll
- * cannot see it; that and wslay's 4 KiB buffer are the overshoot the hard cap allows. */
-static const struct flow_limits WS_LIMITS = {
-        .read_bytes = 64 * 1024,
-        .read_msgs = 64,
-        .soft_bytes = 256 * 1024,
-        .soft_msgs = 256,
-        .hard_bytes = 4 * 1024 * 1024,
-        .hard_msgs = 16384,
-        .stall_ms = 5000,
-};
-
-struct ws_conn {
-	struct ev_loop *loop;
-	struct ws_handlers h;
-	void *arg;
-	enum ws_state state;
-
-	char host[256], path[512], host_hdr[300], tls_name[256], ca_file[512];
-	uint16_t port;
-	bool tls, verify, have_ca;
-	ev_ms open_timeout, ping_ms, pong_ms;
-	size_t max_msg;
-	char key[32], accept[29];
-
-	struct rsv_req *lookup;   /* in WS_RESOLVE */
-	struct rsv_result *addrs; /* the addresses of the name */
-	size_t ai;                /* the next one to try */
-	ev_ms addr_deadline;      /* give up on the address being connected */
-	char tried[320];          /* "addr: why; ..." for the final complaint */
-	char last_why[128];       /* why the last address failed */
-	int fd;
-	bool io_added;
-	unsigned io_mask;
-	uint64_t timer;
-	ev_ms open_deadline;
-
-	SSL_CTX *ctx;
-	SSL *ssl;
-	bool ssl_want_write; /* the last SSL call needs the socket writable */
-
-	char *hbuf; /* upgrade request, then the answer */
-	size_t hlen, hoff, hcap;
-	char *pre; /* bytes that came after the 101 header: the first frames */
-	size_t pre_len, pre_off;
-
-	wslay_event_context_ptr wctx;
-	ev_ms last_rx, ping_at;
-	bool ping_out;
-	bool eof;
-	struct flow flow;
-	bool overrun; /* ws_send_text went past the hard cap; on_timer fails it */
-
-	int depth; /* callbacks of ours on the stack */
-	bool freed;
-};
+#include "net/ws_int.h"
 
 static void ws_destroy(struct ws_conn *c);
-static void ws_update_io(struct ws_conn *c);
 
 /* ---------------------------------------------------------------- teardown */
 
 /* keep_frames: we are inside wslay (a user callback freed the connection), so its context
  * must outlive this call; ws_destroy frees it later. */
-static void close_transport(struct ws_conn *c, bool keep_frames)
+void ws_close_transport(struct ws_conn *c, bool keep_frames)
 {
 	if (c->timer) {
 		ev_timer_del(c->loop, c->timer);
@@ -138,7 +77,7 @@ static void close_transport(struct ws_conn *c, bool keep_frames)
 
 static void ws_destroy(struct ws_conn *c)
 {
-	close_transport(c, false);
+	ws_close_transport(c, false);
 	if (c->ctx)
 		SSL_CTX_free(c->ctx);
 	free(c->hbuf);
@@ -154,21 +93,21 @@ void ws_free(struct ws_conn *c)
 	if (c->depth > 0) {
 		/* Inside one of our callbacks: the outermost frame frees it. */
 		c->freed = true;
-		close_transport(c, true);
+		ws_close_transport(c, true);
 		return;
 	}
 	ws_destroy(c);
 }
 
 /* Every entry from the loop goes through enter/leave so that ws_free() inside a user
- * callback is deferred until nothing of ours is on the stack. leave() returns false if
+ * callback is deferred until nothing of ours is on the stack. ws_leave() returns false if
  * the object is gone. */
-static void enter(struct ws_conn *c)
+void ws_enter(struct ws_conn *c)
 {
 	c->depth++;
 }
 
-static bool leave(struct ws_conn *c)
+bool ws_leave(struct ws_conn *c)
 {
 	if (--c->depth == 0 && c->freed) {
 		ws_destroy(c);
@@ -178,8 +117,7 @@ static bool leave(struct ws_conn *c)
 }
 
 /* Ends the connection and reports why, once. */
-static void fail(struct ws_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct ws_conn *c, const char *fmt, ...)
+void ws_fail(struct ws_conn *c, const char *fmt, ...)
 {
 	if (c->state == WS_DONE || c->freed)
 		return;
@@ -189,267 +127,18 @@ static void fail(struct ws_conn *c, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	c->state = WS_DONE;
-	close_transport(c, false);
-	enter(c);
+	ws_close_transport(c, false);
+	ws_enter(c);
 	if (c->h.on_close)
 		c->h.on_close(c, why, c->arg);
-	leave(c);
-}
-
-/* ---------------------------------------------------------------- raw I/O */
-
-/* Reads from the socket or the TLS session. >0 bytes, 0 = EOF, -1 = would block (errno
- * EAGAIN), -2 = error (why in c's caller via errbuf). */
-static ssize_t raw_read(struct ws_conn *c, void *buf, size_t len, char *errbuf, size_t errlen)
-{
-	if (!c->ssl) {
-		ssize_t n = recv(c->fd, buf, len, 0);
-		if (n >= 0)
-			return n;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return -1;
-		snprintf(errbuf, errlen, "read: %s", strerror(errno));
-		return -2;
-	}
-	ERR_clear_error();
-	int n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (n > 0) {
-		c->ssl_want_write = false;
-		return n;
-	}
-	int err = SSL_get_error(c->ssl, n);
-	switch (err) {
-	case SSL_ERROR_WANT_READ:
-		c->ssl_want_write = false;
-		return -1;
-	case SSL_ERROR_WANT_WRITE:
-		c->ssl_want_write = true;
-		return -1;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	case SSL_ERROR_SYSCALL:
-		if (ERR_peek_error() == 0) {
-			/* EOF without close_notify: the peer went away. */
-			return 0;
-		}
-		break;
-	default:
-		break;
-	}
-	unsigned long ec = ERR_get_error();
-	snprintf(errbuf, errlen, "TLS read: %s", ec ? ERR_reason_error_string(ec) : "error");
-	return -2;
-}
-
-static ssize_t raw_write(struct ws_conn *c, const void *buf, size_t len, char *errbuf,
-                         size_t errlen)
-{
-	if (!c->ssl) {
-		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-		if (n >= 0)
-			return n;
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return -1;
-		snprintf(errbuf, errlen, "write: %s", strerror(errno));
-		return -2;
-	}
-	ERR_clear_error();
-	int n = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
-	if (n > 0) {
-		c->ssl_want_write = false;
-		return n;
-	}
-	int err = SSL_get_error(c->ssl, n);
-	if (err == SSL_ERROR_WANT_WRITE) {
-		c->ssl_want_write = true;
-		return -1;
-	}
-	if (err == SSL_ERROR_WANT_READ) {
-		c->ssl_want_write = false;
-		return -1;
-	}
-	unsigned long ec = ERR_get_error();
-	snprintf(errbuf, errlen, "TLS write: %s", ec ? ERR_reason_error_string(ec) : "error");
-	return -2;
-}
-
-/* ---------------------------------------------------------------- wslay glue */
-
-static ssize_t wsl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                        void *user)
-{
-	(void)flags;
-	struct ws_conn *c = user;
-	if (c->pre_off < c->pre_len) {
-		size_t n = c->pre_len - c->pre_off;
-		if (n > len)
-			n = len;
-		memcpy(buf, c->pre + c->pre_off, n);
-		c->pre_off += n;
-		return (ssize_t)n;
-	}
-	if (c->eof || c->fd < 0) {
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-		return -1;
-	}
-	/* Yield when this wakeup's budget is spent or the peer is not taking what we queued
-	 * for it. wslay asks for bytes only when its buffer holds no complete header or
-	 * payload piece, so nothing parsable is left behind; the socket stays readable and
-	 * the loop comes back. Plaintext OpenSSL has already decrypted is not visible to
-	 * epoll, so that is read to the end of its record first. */
-	bool tls_pending = c->ssl && SSL_pending(c->ssl) > 0;
-	if (!tls_pending && (!flow_budget_left(&c->flow) ||
-	                     flow_over_soft(&WS_LIMITS, wslay_event_get_queued_msg_length(ctx),
-	                                    wslay_event_get_queued_msg_count(ctx)))) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	if (!tls_pending && len > c->flow.bytes_left)
-		len = c->flow.bytes_left;
-	char eb[160];
-	ssize_t n = raw_read(c, buf, len, eb, sizeof(eb));
-	if (n > 0) {
-		flow_took(&c->flow, (size_t)n, 0);
-		c->last_rx = ev_now(c->loop);
-		c->ping_out = false;
-		return n;
-	}
-	if (n == -1) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	c->eof = true;
-	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-	return -1;
-}
-
-static ssize_t wsl_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                        void *user)
-{
-	(void)flags;
-	struct ws_conn *c = user;
-	char eb[160];
-	ssize_t n = raw_write(c, data, len, eb, sizeof(eb));
-	if (n >= 0)
-		return n;
-	wslay_event_set_error(ctx, n == -1 ? WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
-	return -1;
-}
-
-static int wsl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
-{
-	(void)user;
-	if (RAND_bytes(buf, (int)len) != 1) {
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-		return -1;
-	}
-	return 0;
-}
-
-static void wsl_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
-                    void *user)
-{
-	(void)ctx;
-	struct ws_conn *c = user;
-	flow_took(&c->flow, 0, 1);
-	if (c->freed || c->state != WS_OPEN)
-		return;
-	if (a->opcode == WSLAY_TEXT_FRAME && c->h.on_text)
-		c->h.on_text(c, (const char *)a->msg, a->msg_length, c->arg);
-}
-
-static ev_ms on_timer(struct ev_loop *loop, void *arg);
-
-/* Has on_timer look at the connection on the next round (it computes its own next
- * delay from the state, so an early run is harmless). */
-static void kick_timer(struct ws_conn *c)
-{
-	if (c->timer)
-		(void)ev_timer_reset(c->loop, c->timer, 0);
-	else
-		c->timer = ev_timer_add(c->loop, 0, on_timer, c);
-}
-
-/* After a round of I/O, and from the timer: pauses reading while the queue for the peer
- * is above the soft cap, and gives the peer up when it lets the queue overrun or stall
- * (flow.h). false when the connection was failed. */
-static bool check_flow(struct ws_conn *c)
-{
-	size_t qb = wslay_event_get_queued_msg_length(c->wctx);
-	size_t qm = wslay_event_get_queued_msg_count(c->wctx);
-	ev_ms now = ev_now(c->loop);
-	bool was_paused = c->flow.paused;
-	enum flow_verdict v = flow_update(&c->flow, &WS_LIMITS, qb, qm, now);
-	if (c->overrun || v == FLOW_OVERRUN) {
-		fail(c, "peer is not reading: send queue over the limit (%zu messages, %zu bytes)",
-		     qm, qb);
-		return false;
-	}
-	if (v == FLOW_STALLED) {
-		fail(c, "peer is not reading: %zu messages (%zu bytes) unsent for %lld ms", qm, qb,
-		     (long long)(now - c->flow.paused_since));
-		return false;
-	}
-	if (v == FLOW_PAUSE && !was_paused)
-		kick_timer(c); /* the timer now also watches the stall deadline */
-	return true;
-}
-
-/* Runs wslay's reader and writer and decides whether the connection lives on. */
-static void pump(struct ws_conn *c, bool readable)
-{
-	if (readable && wslay_event_want_read(c->wctx)) {
-		int r = wslay_event_recv(c->wctx);
-		if (c->freed || c->state != WS_OPEN)
-			return;
-		if (wslay_event_get_close_received(c->wctx)) {
-			/* Answer the close (best effort) and report the peer's code. */
-			(void)wslay_event_send(c->wctx);
-			fail(c, "closed by peer (%u)",
-			     wslay_event_get_status_code_received(c->wctx));
-			return;
-		}
-		if (r != 0 && !c->eof) {
-			fail(c, "WebSocket receive failed (%d)", r);
-			return;
-		}
-		if (c->eof) {
-			fail(c, "connection closed by peer");
-			return;
-		}
-	}
-	if (wslay_event_want_write(c->wctx)) {
-		if (wslay_event_send(c->wctx) != 0) {
-			fail(c, "WebSocket send failed");
-			return;
-		}
-	}
-	if (c->eof) {
-		fail(c, "connection closed by peer");
-		return;
-	}
-	if (wslay_event_get_close_received(c->wctx) || wslay_event_get_close_sent(c->wctx)) {
-		/* Close handshake: done once our close frame is out (or cannot go out). */
-		if (!wslay_event_want_write(c->wctx)) {
-			unsigned code = wslay_event_get_status_code_received(c->wctx);
-			if (wslay_event_get_close_received(c->wctx))
-				fail(c, "closed by peer (%u)", code);
-			else
-				fail(c, "closed (protocol error or message too big, %u)",
-				     wslay_event_get_status_code_sent(c->wctx));
-			return;
-		}
-	}
-	if (!check_flow(c))
-		return;
-	ws_update_io(c);
+	ws_leave(c);
 }
 
 /* ---------------------------------------------------------------- state machine */
 
 static void on_io(struct ev_loop *loop, int fd, unsigned events, void *arg);
 
-static void ws_update_io(struct ws_conn *c)
+void ws_update_io(struct ws_conn *c)
 {
 	if (c->fd < 0 || c->state == WS_DONE)
 		return;
@@ -475,14 +164,14 @@ static void ws_update_io(struct ws_conn *c)
 	}
 	if (!c->io_added) {
 		if (ev_io_add(c->loop, c->fd, want, on_io, c) != 0) {
-			fail(c, "cannot watch socket: %s", strerror(errno));
+			ws_fail(c, "cannot watch socket: %s", strerror(errno));
 			return;
 		}
 		c->io_added = true;
 		c->io_mask = want;
 	} else if (want != c->io_mask) {
 		if (ev_io_mod(c->loop, c->fd, want) != 0) {
-			fail(c, "cannot watch socket: %s", strerror(errno));
+			ws_fail(c, "cannot watch socket: %s", strerror(errno));
 			return;
 		}
 		c->io_mask = want;
@@ -495,12 +184,12 @@ static void start_upgrade(struct ws_conn *c)
 	c->hcap = 4096;
 	c->hbuf = malloc(c->hcap);
 	if (!c->hbuf) {
-		fail(c, "out of memory");
+		ws_fail(c, "out of memory");
 		return;
 	}
 	int n = ws_build_request(c->hbuf, c->hcap, c->path, c->host_hdr, c->key);
 	if (n < 0) {
-		fail(c, "upgrade request does not fit");
+		ws_fail(c, "upgrade request does not fit");
 		return;
 	}
 	c->hlen = (size_t)n;
@@ -512,7 +201,7 @@ static void start_tls(struct ws_conn *c)
 	c->state = WS_TLS;
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
-		fail(c, "TLS setup failed");
+		ws_fail(c, "TLS setup failed");
 		return;
 	}
 	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -522,7 +211,7 @@ static void start_tls(struct ws_conn *c)
 	bool is_ip = inet_pton(AF_INET, name, &a4) == 1 || inet_pton(AF_INET6, name, &a6) == 1;
 	/* SNI carries names only (RFC 6066), as Python's ssl does. */
 	if (!is_ip && SSL_set_tlsext_host_name(c->ssl, name) != 1) {
-		fail(c, "TLS: bad server name");
+		ws_fail(c, "TLS: bad server name");
 		return;
 	}
 	if (c->verify) {
@@ -531,7 +220,7 @@ static void start_tls(struct ws_conn *c)
 		int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(p, name)
 		               : X509_VERIFY_PARAM_set1_host(p, name, 0);
 		if (ok != 1) {
-			fail(c, "TLS: cannot check name '%s'", name);
+			ws_fail(c, "TLS: cannot check name '%s'", name);
 			return;
 		}
 		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
@@ -556,46 +245,23 @@ static void step_tls(struct ws_conn *c)
 	}
 	long vr = SSL_get_verify_result(c->ssl);
 	if (vr != X509_V_OK) {
-		fail(c, "TLS: certificate verify failed: %s", X509_verify_cert_error_string(vr));
+		ws_fail(c, "TLS: certificate verify failed: %s", X509_verify_cert_error_string(vr));
 		return;
 	}
 	unsigned long ec = ERR_get_error();
-	fail(c, "TLS handshake failed: %s", ec ? ERR_reason_error_string(ec) : "connection closed");
-}
-
-static int start_frames(struct ws_conn *c, const char *rest, size_t n)
-{
-	static const struct wslay_event_callbacks cbs = {
-	        .recv_callback = wsl_recv,
-	        .send_callback = wsl_send,
-	        .genmask_callback = wsl_genmask,
-	        .on_msg_recv_callback = wsl_msg,
-	};
-	if (wslay_event_context_client_init(&c->wctx, &cbs, c) != 0)
-		return -1;
-	flow_init(&c->flow);
-	flow_wakeup(&c->flow, &WS_LIMITS); /* the wakeup that opened it may read frames too */
-	wslay_event_config_set_max_recv_msg_length(c->wctx, c->max_msg);
-	if (n) {
-		c->pre = malloc(n);
-		if (!c->pre)
-			return -1;
-		memcpy(c->pre, rest, n);
-		c->pre_len = n;
-		c->pre_off = 0;
-	}
-	return 0;
+	ws_fail(c, "TLS handshake failed: %s",
+	        ec ? ERR_reason_error_string(ec) : "connection closed");
 }
 
 static void step_upgrade(struct ws_conn *c, unsigned events)
 {
 	char eb[160];
 	while (c->hoff < c->hlen) {
-		ssize_t n = raw_write(c, c->hbuf + c->hoff, c->hlen - c->hoff, eb, sizeof(eb));
+		ssize_t n = ws_raw_write(c, c->hbuf + c->hoff, c->hlen - c->hoff, eb, sizeof(eb));
 		if (n == -1)
 			return;
 		if (n < 0) {
-			fail(c, "%s", eb);
+			ws_fail(c, "%s", eb);
 			return;
 		}
 		c->hoff += (size_t)n;
@@ -608,26 +274,27 @@ static void step_upgrade(struct ws_conn *c, unsigned events)
 	for (;;) {
 		if (c->hlen + 1 >= c->hcap) {
 			if (c->hcap >= 32768) {
-				fail(c, "upgrade answer too long");
+				ws_fail(c, "upgrade answer too long");
 				return;
 			}
 			char *nb = realloc(c->hbuf, c->hcap * 2);
 			if (!nb) {
-				fail(c, "out of memory");
+				ws_fail(c, "out of memory");
 				return;
 			}
 			c->hbuf = nb;
 			c->hcap *= 2;
 		}
-		ssize_t n = raw_read(c, c->hbuf + c->hlen, c->hcap - c->hlen - 1, eb, sizeof(eb));
+		ssize_t n =
+		        ws_raw_read(c, c->hbuf + c->hlen, c->hcap - c->hlen - 1, eb, sizeof(eb));
 		if (n == -1)
 			return;
 		if (n == 0) {
-			fail(c, "connection closed during the upgrade");
+			ws_fail(c, "connection closed during the upgrade");
 			return;
 		}
 		if (n < 0) {
-			fail(c, "%s", eb);
+			ws_fail(c, "%s", eb);
 			return;
 		}
 		c->hlen += (size_t)n;
@@ -636,13 +303,13 @@ static void step_upgrade(struct ws_conn *c, unsigned events)
 		struct err e;
 		int r = ws_parse_response(c->hbuf, c->hlen, c->accept, &used, &status, &e);
 		if (r < 0) {
-			fail(c, "%s", e.msg);
+			ws_fail(c, "%s", e.msg);
 			return;
 		}
 		if (r == 0)
 			continue;
-		if (start_frames(c, c->hbuf + used, c->hlen - used) != 0) {
-			fail(c, "out of memory");
+		if (ws_start_frames(c, c->hbuf + used, c->hlen - used) != 0) {
+			ws_fail(c, "out of memory");
 			return;
 		}
 		free(c->hbuf);
@@ -656,7 +323,7 @@ static void step_upgrade(struct ws_conn *c, unsigned events)
 		if (c->freed || c->state != WS_OPEN)
 			return;
 		/* Frames that came with the 101 answer, and anything on_open queued. */
-		pump(c, true);
+		ws_pump(c, true);
 		return;
 	}
 }
@@ -715,7 +382,7 @@ static void on_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	(void)loop;
 	(void)fd;
 	struct ws_conn *c = arg;
-	enter(c);
+	ws_enter(c);
 	switch (c->state) {
 	case WS_CONNECT:
 		step_connect(c);
@@ -729,15 +396,15 @@ static void on_io(struct ev_loop *loop, int fd, unsigned events, void *arg)
 		step_upgrade(c, events);
 		break;
 	case WS_OPEN:
-		flow_wakeup(&c->flow, &WS_LIMITS);
-		pump(c, (events & (EV_READ | EV_ERROR)) != 0 || c->ssl_want_write);
+		flow_wakeup(&c->flow, &ws_limits);
+		ws_pump(c, (events & (EV_READ | EV_ERROR)) != 0 || c->ssl_want_write);
 		break;
 	default:
 		break;
 	}
 	if (!c->freed && c->state != WS_DONE && c->state != WS_OPEN)
 		ws_update_io(c);
-	leave(c);
+	ws_leave(c);
 }
 
 /* Connects to the next address that takes a socket; fails when none is left. */
@@ -772,11 +439,12 @@ static void try_connect(struct ws_conn *c)
 		return;
 	}
 	if (c->addrs && c->addrs->n > 1)
-		fail(c, "connect to %s:%u failed at every address: %s", c->host, c->port, c->tried);
+		ws_fail(c, "connect to %s:%u failed at every address: %s", c->host, c->port,
+		        c->tried);
 	else if (c->addrs && c->addrs->n == 1)
-		fail(c, "connect to %s:%u: %s", c->host, c->port, c->last_why);
+		ws_fail(c, "connect to %s:%u: %s", c->host, c->port, c->last_why);
 	else
-		fail(c, "connect to %s:%u: no usable address", c->host, c->port);
+		ws_fail(c, "connect to %s:%u: no usable address", c->host, c->port);
 }
 
 /* The resolver answered (in the loop). */
@@ -784,9 +452,9 @@ static void on_resolved(struct rsv_result *res, int err, void *arg)
 {
 	struct ws_conn *c = arg;
 	c->lookup = NULL;
-	enter(c);
+	ws_enter(c);
 	if (!res) {
-		fail(c, "cannot resolve %s: %s", c->host, rsv_strerror(err));
+		ws_fail(c, "cannot resolve %s: %s", c->host, rsv_strerror(err));
 	} else if (c->state == WS_RESOLVE) {
 		c->addrs = res;
 		c->ai = 0;
@@ -794,29 +462,29 @@ static void on_resolved(struct rsv_result *res, int err, void *arg)
 	} else {
 		free(res);
 	}
-	leave(c);
+	ws_leave(c);
 }
 
 /* Timer: the open deadline, the deadline of the address being connected, the
  * heartbeat. */
-static ev_ms on_timer(struct ev_loop *loop, void *arg)
+ev_ms ws_on_timer(struct ev_loop *loop, void *arg)
 {
 	struct ws_conn *c = arg;
 	ev_ms now = ev_now(loop);
 	ev_ms next = EV_STOP;
-	enter(c);
+	ws_enter(c);
 	if (c->state != WS_OPEN && now >= c->open_deadline) {
 		c->timer = 0; /* returning EV_STOP ends it; fail must not delete it */
-		fail(c, "timeout after %lld ms opening %s:%u", (long long)c->open_timeout, c->host,
-		     c->port);
-		leave(c);
+		ws_fail(c, "timeout after %lld ms opening %s:%u", (long long)c->open_timeout,
+		        c->host, c->port);
+		ws_leave(c);
 		return EV_STOP;
 	}
 	if (c->state == WS_CONNECT && now >= c->addr_deadline) {
 		next_address(c, "no answer in time");
 		if (c->freed || c->state == WS_DONE) {
 			c->timer = 0;
-			leave(c);
+			ws_leave(c);
 			return EV_STOP;
 		}
 		/* try_connect re-armed the timer; keep that delay. */
@@ -826,15 +494,15 @@ static ev_ms on_timer(struct ev_loop *loop, void *arg)
 		next = c->addr_deadline < c->open_deadline ? c->addr_deadline : c->open_deadline;
 		next -= now;
 	} else if (c->state == WS_OPEN) {
-		if (!check_flow(c)) {
+		if (!ws_check_flow(c)) {
 			c->timer = 0; /* fail deleted it (safe inside its own callback) */
-			leave(c);
+			ws_leave(c);
 			return EV_STOP;
 		}
 		if (c->ping_out && now - c->ping_at >= c->pong_ms) {
 			c->timer = 0;
-			fail(c, "no answer within %lld ms of a ping", (long long)c->pong_ms);
-			leave(c);
+			ws_fail(c, "no answer within %lld ms of a ping", (long long)c->pong_ms);
+			ws_leave(c);
 			return EV_STOP;
 		}
 		if (!c->ping_out && c->ping_ms > 0 && now - c->last_rx >= c->ping_ms) {
@@ -842,7 +510,7 @@ static ev_ms on_timer(struct ev_loop *loop, void *arg)
 			if (wslay_event_queue_msg(c->wctx, &m) == 0) {
 				c->ping_out = true;
 				c->ping_at = now;
-				pump(c, false);
+				ws_pump(c, false);
 			}
 		}
 		if (c->state == WS_OPEN && !c->freed) {
@@ -852,7 +520,7 @@ static ev_ms on_timer(struct ev_loop *loop, void *arg)
 				next = c->last_rx + c->ping_ms - now;
 			else
 				next = EV_STOP;
-			ev_ms stall = flow_stall_in(&c->flow, &WS_LIMITS, now);
+			ev_ms stall = flow_stall_in(&c->flow, &ws_limits, now);
 			if (stall != EV_STOP && (next == EV_STOP || stall < next))
 				next = stall;
 			if (next != EV_STOP && next < 1)
@@ -863,7 +531,7 @@ static ev_ms on_timer(struct ev_loop *loop, void *arg)
 	}
 	if (next == EV_STOP)
 		c->timer = 0;
-	if (!leave(c))
+	if (!ws_leave(c))
 		return EV_STOP;
 	return c->state == WS_DONE ? EV_STOP : next;
 }
@@ -974,7 +642,7 @@ struct ws_conn *ws_open(struct ev_loop *loop, const struct ws_opts *o, const str
 		ws_destroy(c);
 		return NULL;
 	}
-	c->timer = ev_timer_add(loop, c->open_timeout, on_timer, c);
+	c->timer = ev_timer_add(loop, c->open_timeout, ws_on_timer, c);
 	if (!c->timer) {
 		ws_destroy(c);
 		err_set(e, "out of memory");
@@ -1006,7 +674,7 @@ struct ws_conn *ws_open_fd(struct ev_loop *loop, int fd, const struct ws_opts *o
 		c->io_added = true;
 		c->io_mask = EV_WRITE;
 	}
-	c->timer = ev_timer_add(loop, c->open_timeout, on_timer, c);
+	c->timer = ev_timer_add(loop, c->open_timeout, ws_on_timer, c);
 	if (!c->io_added || !c->timer) {
 		ws_destroy(c);
 		err_set(e, "cannot watch the socket");
@@ -1023,10 +691,10 @@ int ws_send_text(struct ws_conn *c, const char *msg, size_t len)
 		return -1;
 	/* Past the hard cap the peer is not reading: refuse, and let the timer fail the
 	 * connection from the loop (never inside this call). */
-	if (wslay_event_get_queued_msg_length(c->wctx) + len > WS_LIMITS.hard_bytes ||
-	    wslay_event_get_queued_msg_count(c->wctx) + 1 > WS_LIMITS.hard_msgs) {
+	if (wslay_event_get_queued_msg_length(c->wctx) + len > ws_limits.hard_bytes ||
+	    wslay_event_get_queued_msg_count(c->wctx) + 1 > ws_limits.hard_msgs) {
 		c->overrun = true;
-		kick_timer(c);
+		ws_kick_timer(c);
 		return -1;
 	}
 	struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)msg, len};

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <openssl/evp.h>
 
+#include "astrameter/text.h"
 #include "astrameter/ws.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -72,19 +73,13 @@ static size_t header_end(const char *buf, size_t len)
 /* Whether the comma-separated value v[0..n) holds token tok (case-insensitive). */
 static bool has_token(const char *v, size_t n, const char *tok)
 {
-	size_t tl = strlen(tok), i = 0;
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		size_t s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		size_t e = i;
-		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-			e--;
-		if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
+	size_t tl = strlen(tok);
+	struct txt_split it;
+	struct txt_item item;
+	txt_split_init(&it, v, n, ',');
+	while (txt_split_next(&it, &item))
+		if (item.len == tl && strncasecmp(item.s, tok, tl) == 0)
 			return true;
-	}
 	return false;
 }
 

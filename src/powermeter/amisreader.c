@@ -6,7 +6,7 @@
 #include "astrameter/pm_parsers.h"
 #include "powermeter/pmhttp.h"
 
-int amisreader_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
+int pm_amisreader_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -30,7 +30,7 @@ static int amisreader_body(struct pm_meter *m, const char *body, size_t len, str
                            struct err *e)
 {
 	(void)m;
-	return amisreader_parse(body, len, out, e);
+	return pm_amisreader_parse(body, len, out, e);
 }
 
 static int amisreader_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
@@ -50,4 +50,5 @@ const struct pm_driver pm_amisreader_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP",
 };

@@ -6,7 +6,8 @@
 #include "astrameter/pm_parsers.h"
 #include "powermeter/pmhttp.h"
 
-int emlog_parse(const char *body, size_t len, bool calculate, struct pm_reading *out, struct err *e)
+int pm_emlog_parse(const char *body, size_t len, bool calculate, struct pm_reading *out,
+                   struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -35,7 +36,7 @@ static int emlog_body(struct pm_meter *m, const char *body, size_t len, struct p
                       struct err *e)
 {
 	struct emlog_priv *p = m->priv;
-	return emlog_parse(body, len, p->calculate, out, e);
+	return pm_emlog_parse(body, len, p->calculate, out, e);
 }
 
 static int emlog_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
@@ -58,4 +59,5 @@ const struct pm_driver pm_emlog_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP METER_INDEX JSON_POWER_CALCULATE",
 };

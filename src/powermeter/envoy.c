@@ -11,7 +11,7 @@
 #include "astrameter/pm_parsers.h"
 #include "powermeter/pmhttp.h"
 
-int envoy_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
+int pm_envoy_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -82,7 +82,7 @@ done:
 	return rc;
 }
 
-int envoy_parse_login(const char *body, size_t len, char *session_id, size_t cap, struct err *e)
+int pm_envoy_parse_login(const char *body, size_t len, char *session_id, size_t cap, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -107,7 +107,7 @@ int envoy_parse_login(const char *body, size_t len, char *session_id, size_t cap
 	return rc;
 }
 
-int envoy_check_jwt(const char *body, size_t len, char *token, size_t cap, struct err *e)
+int pm_envoy_check_jwt(const char *body, size_t len, char *token, size_t cap, struct err *e)
 {
 	if (!body)
 		len = 0;
@@ -215,14 +215,14 @@ static int envoy_step(struct pm_meter *m, struct envoy_priv *p, const struct htt
 	}
 	switch (p->step) {
 	case ENVOY_LOGIN:
-		if (envoy_parse_login(res->body, res->len, p->session_id, sizeof(p->session_id),
-		                      &e) != 0) {
+		if (pm_envoy_parse_login(res->body, res->len, p->session_id, sizeof(p->session_id),
+		                         &e) != 0) {
 			pm_meter_fail(m, "%s", e.msg);
 			return 0;
 		}
 		return envoy_tokens(m, p);
 	case ENVOY_TOKENS:
-		if (envoy_check_jwt(res->body, res->len, p->token, sizeof(p->token), &e) != 0) {
+		if (pm_envoy_check_jwt(res->body, res->len, p->token, sizeof(p->token), &e) != 0) {
 			pm_meter_fail(m, "%s", e.msg);
 			return 0;
 		}
@@ -230,7 +230,7 @@ static int envoy_step(struct pm_meter *m, struct envoy_priv *p, const struct htt
 		return envoy_prod(m, p);
 	case ENVOY_PROD: {
 		struct pm_reading rd = {0};
-		if (envoy_parse(res->body, res->len, &rd, &e) != 0) {
+		if (pm_envoy_parse(res->body, res->len, &rd, &e) != 0) {
 			pm_meter_fail(m, "%s", e.msg);
 			return 0;
 		}
@@ -334,4 +334,5 @@ const struct pm_driver pm_envoy_driver = {
         .start = envoy_start,
         .stop = envoy_stop,
         .poll = envoy_poll,
+        .keys = "HOST TOKEN USERNAME PASSWORD SERIAL VERIFY_SSL",
 };

@@ -6,7 +6,7 @@
 #include "astrameter/pm_parsers.h"
 #include "powermeter/pmhttp.h"
 
-int esphome_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
+int pm_esphome_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -30,7 +30,7 @@ static int esphome_body(struct pm_meter *m, const char *body, size_t len, struct
                         struct err *e)
 {
 	(void)m;
-	return esphome_parse(body, len, out, e);
+	return pm_esphome_parse(body, len, out, e);
 }
 
 static int esphome_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
@@ -54,4 +54,5 @@ const struct pm_driver pm_esphome_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP PORT DOMAIN ID",
 };

@@ -12,9 +12,10 @@
 #include <openssl/evp.h>
 
 #include "astrameter/pm_parsers.h"
+#include "astrameter/text.h"
 #include "powermeter/pmhttp.h"
 
-int fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
+int pm_fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
 {
 	size_t o = 0;
 	for (const char *p = ain; *p; p++) {
@@ -38,40 +39,6 @@ int fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e)
 		return err_set(e, "AIN too long");
 	memcpy(out + o, "-1", 3);
 	return 0;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int unhex(const char *s, size_t n, unsigned char *out, size_t cap, size_t *outlen)
-{
-	if (n % 2 || n / 2 > cap)
-		return -1;
-	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i / 2] = (unsigned char)(hi << 4 | lo);
-	}
-	*outlen = n / 2;
-	return 0;
-}
-
-static void tohex(const unsigned char *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static int pbkdf2_response(const char *chal, const char *password, char *out, size_t cap,
@@ -103,7 +70,8 @@ static int pbkdf2_response(const char *chal, const char *password, char *out, si
 		it[k] = strtol(num, &end, 10);
 		if (*end || it[k] < 1 || it[k] > 10000000)
 			return err_set(e, "malformed PBKDF2 challenge");
-		if (unhex(f[2 + 2 * k], flen[2 + 2 * k], salt[k], sizeof(salt[k]), &slen[k]) < 0)
+		if (txt_unhex(f[2 + 2 * k], flen[2 + 2 * k], salt[k], sizeof(salt[k]), &slen[k]) <
+		    0)
 			return err_set(e, "malformed PBKDF2 challenge");
 	}
 	unsigned char h1[32], h2[32];
@@ -113,7 +81,7 @@ static int pbkdf2_response(const char *chal, const char *password, char *out, si
 	                       EVP_sha256(), sizeof(h2), h2))
 		return err_set(e, "PBKDF2 failed");
 	char hex[65];
-	tohex(h2, sizeof(h2), hex);
+	txt_tohex(h2, sizeof(h2), hex);
 	int n = snprintf(out, cap, "%.*s$%s", (int)flen[4], f[4], hex);
 	if (n < 0 || (size_t)n >= cap)
 		return err_set(e, "login response too long");
@@ -186,15 +154,15 @@ static int md5_response(const char *chal, const char *password, char *out, size_
 	if (!EVP_Digest(u16, (size_t)ulen, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
 		return err_set(e, "MD5 failed");
 	char hex[33];
-	tohex(md, 16, hex);
+	txt_tohex(md, 16, hex);
 	n = snprintf(out, cap, "%s-%s", chal, hex);
 	if (n < 0 || (size_t)n >= cap)
 		return err_set(e, "login response too long");
 	return 0;
 }
 
-int fritz_login_response(const char *challenge, const char *password, char *out, size_t cap,
-                         struct err *e)
+int pm_fritz_login_response(const char *challenge, const char *password, char *out, size_t cap,
+                            struct err *e)
 {
 	if (strncmp(challenge, "2$", 2) == 0)
 		return pbkdf2_response(challenge, password, out, cap, e);
@@ -282,8 +250,8 @@ static int check_doc(const char *body, size_t len, const char *close, struct err
 	return 0;
 }
 
-int fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap, char *challenge,
-                        size_t chal_cap, long *block_time, struct err *e)
+int pm_fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap, char *challenge,
+                           size_t chal_cap, long *block_time, struct err *e)
 {
 	if (!body || check_doc(body, len, "</SessionInfo>", e) < 0)
 		return body ? -1 : err_set(e, "empty body");
@@ -292,7 +260,7 @@ int fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap,
 	if (r < 0)
 		return err_set(e, "malformed SID");
 	if (r == 0 || !sid[0])
-		snprintf(sid, sid_cap, "%s", FRITZ_INVALID_SID);
+		snprintf(sid, sid_cap, "%s", PM_FRITZ_INVALID_SID);
 	r = tag_text(body, end, "Challenge", challenge, chal_cap);
 	if (r < 0)
 		return err_set(e, "malformed Challenge");
@@ -336,7 +304,8 @@ static int attr(const char *p, const char *gt, const char *name, char *out, size
 	return 0;
 }
 
-int fritz_parse_devicelist(const char *body, size_t len, const char *ain, double *w, struct err *e)
+int pm_fritz_parse_devicelist(const char *body, size_t len, const char *ain, double *w,
+                              struct err *e)
 {
 	if (!body || check_doc(body, len, "</devicelist>", e) < 0)
 		return body ? -1 : err_set(e, "empty body");
@@ -442,7 +411,7 @@ static int fritz_step(struct pm_meter *m, struct fritz_priv *p, const struct htt
 	}
 	if (p->step == FRITZ_LIST) {
 		double w;
-		if (fritz_parse_devicelist(res->body, res->len, p->ain, &w, &e) != 0) {
+		if (pm_fritz_parse_devicelist(res->body, res->len, p->ain, &w, &e) != 0) {
 			pm_meter_fail(m, "%s", e.msg);
 			return 0;
 		}
@@ -450,12 +419,12 @@ static int fritz_step(struct pm_meter *m, struct fritz_priv *p, const struct htt
 		pm_meter_publish(m, &rd);
 		return 0;
 	}
-	if (fritz_parse_session(res->body, res->len, sid, sizeof(sid), chal, sizeof(chal), &block,
-	                        &e) != 0) {
+	if (pm_fritz_parse_session(res->body, res->len, sid, sizeof(sid), chal, sizeof(chal),
+	                           &block, &e) != 0) {
 		pm_meter_fail(m, "login_sid.lua: %s", e.msg);
 		return 0;
 	}
-	if (strcmp(sid, FRITZ_INVALID_SID) != 0) {
+	if (strcmp(sid, PM_FRITZ_INVALID_SID) != 0) {
 		snprintf(p->sid, sizeof(p->sid), "%s", sid);
 		return fritz_list(m, p);
 	}
@@ -465,7 +434,7 @@ static int fritz_step(struct pm_meter *m, struct fritz_priv *p, const struct htt
 		return 0;
 	}
 	char resp[200], q[800], u[300], er[400];
-	if (fritz_login_response(chal, p->password, resp, sizeof(resp), &e) != 0) {
+	if (pm_fritz_login_response(chal, p->password, resp, sizeof(resp), &e) != 0) {
 		pm_meter_fail(m, "login: %s", e.msg);
 		return 0;
 	}
@@ -505,7 +474,7 @@ static int fritz_configure(struct pm_meter *m, struct cfg_section *sec, struct e
 	    cfg_get_bool(sec, "verify_ssl", true, &p->verify, e) != 0 ||
 	    cfg_get_double(sec, "timeout", 10.0, 0.1, 600, &timeout, e) != 0)
 		return -1;
-	if (fritz_normalize_ain(ain, p->ain, sizeof(p->ain), &pe) != 0)
+	if (pm_fritz_normalize_ain(ain, p->ain, sizeof(p->ain), &pe) != 0)
 		return err_set(e, "[%s] AIN: %s", sec->name, pe.msg);
 	while (*host == ' ' || *host == '\t')
 		host++;
@@ -569,4 +538,5 @@ const struct pm_driver pm_fritz_driver = {
         .start = fritz_start,
         .stop = fritz_stop,
         .poll = fritz_poll,
+        .keys = "HOST USER PASSWORD AIN HTTPS VERIFY_SSL TIMEOUT",
 };

@@ -12,18 +12,14 @@ static const cJSON *opt(const cJSON *obj, const char *key)
 	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
 }
 
-int fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
-                  struct err *e)
+int pm_fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
+                     struct err *e)
 {
-	cJSON *root = pmj_parse(body, len, e);
+	cJSON *root = pmj_parse_object(body, len, e);
 	if (!root)
 		return -1;
 	int rc = -1;
 	struct pm_reading r = {0};
-	if (!cJSON_IsObject(root)) {
-		err_set(e, "expected a JSON object");
-		goto done;
-	}
 	const cJSON *status = opt(opt(root, "Head"), "Status");
 	const cJSON *code = opt(status, "Code");
 	double c = 0;
@@ -79,7 +75,7 @@ static int fronius_body(struct pm_meter *m, const char *body, size_t len, struct
                         struct err *e)
 {
 	struct fronius_priv *p = m->priv;
-	return fronius_parse(body, len, p->per_phase, out, e);
+	return pm_fronius_parse(body, len, p->per_phase, out, e);
 }
 
 static int fronius_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
@@ -104,4 +100,5 @@ const struct pm_driver pm_fronius_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP DEVICE_ID PER_PHASE",
 };

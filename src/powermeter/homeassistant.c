@@ -27,7 +27,7 @@
 
 struct ha {
 	struct pm_meter *m;
-	struct ha_model model;
+	struct pm_ha_model model;
 	char host[256];
 	uint16_t port; /* 0 = the scheme's default */
 	bool https, supervisor;
@@ -117,9 +117,9 @@ static int ha_configure(struct pm_meter *m, struct cfg_section *sec, struct err 
 	    cfg_get_bool(sec, "power_calculate", false, &calc, e) != 0)
 		return -1;
 	struct err me;
-	if (ha_model_init(&h->model, cfg_get(sec, "current_power_entity"), calc,
-	                  cfg_get(sec, "power_input_alias"), cfg_get(sec, "power_output_alias"),
-	                  &me) != 0)
+	if (pm_ha_model_init(&h->model, cfg_get(sec, "current_power_entity"), calc,
+	                     cfg_get(sec, "power_input_alias"), cfg_get(sec, "power_output_alias"),
+	                     &me) != 0)
 		return err_set(e, "[%s] %s", sec->name, me.msg);
 	return 0;
 }
@@ -152,7 +152,7 @@ static void ha_disconnected(struct ha *h, const char *why)
 	h->msg_id = 0;
 	if (h->req)
 		http_req_cancel(h->req);
-	ha_model_invalidate(&h->model);
+	pm_ha_model_invalidate(&h->model);
 	pm_meter_fail(h->m, "Home Assistant connection: %s", why);
 	schedule_reconnect(h);
 }
@@ -176,7 +176,7 @@ static void evaluate(struct ha *h, bool fresh, bool invalidated, const char *why
 {
 	struct pm_reading r;
 	const char *missing;
-	if (ha_model_values(&h->model, &r, &missing) == 0) {
+	if (pm_ha_model_values(&h->model, &r, &missing) == 0) {
 		if (fresh || invalidated)
 			pm_meter_publish(h->m, &r);
 		return;
@@ -206,7 +206,7 @@ static void seed_done(struct http_req *r, const struct http_result *res, void *a
 		log_debug(h->m->name, "REST state of %s: HTTP %ld", eid, res->status);
 	} else {
 		struct err e;
-		int rc = ha_apply_seed(&h->model, i, res->body, res->len, &e);
+		int rc = pm_ha_apply_seed(&h->model, i, res->body, res->len, &e);
 		if (rc < 0)
 			log_debug(h->m->name, "REST state of %s: %s", eid, e.msg);
 		else if (rc == 1)
@@ -265,16 +265,16 @@ static void on_text(struct ws_conn *c, const char *msg, size_t len, void *arg)
 {
 	(void)c;
 	struct ha *h = arg;
-	struct ha_msg_info info;
-	switch (ha_handle_message(&h->model, msg, len, &info)) {
+	struct pm_ha_msg_info info;
+	switch (pm_ha_handle_message(&h->model, msg, len, &info)) {
 	case HA_MSG_AUTH_REQUIRED:
 		log_debug(h->m->name, "auth required, sending token");
-		send_json(h, ha_msg_auth(ha_token(h)), true);
+		send_json(h, pm_ha_msg_auth(ha_token(h)), true);
 		break;
 	case HA_MSG_AUTH_OK:
 		log_info(h->m->name, "Home Assistant: authenticated");
 		h->sub_id = ++h->msg_id;
-		send_json(h, ha_msg_subscribe(&h->model, h->sub_id), false);
+		send_json(h, pm_ha_msg_subscribe(&h->model, h->sub_id), false);
 		h->seed_next = 0;
 		seed_next(h);
 		break;
@@ -371,4 +371,6 @@ const struct pm_driver pm_homeassistant_driver = {
         .start = ha_start,
         .stop = ha_stop,
         .poll = NULL,
+        .keys = "IP PORT HTTPS ACCESSTOKEN CURRENT_POWER_ENTITY POWER_CALCULATE POWER_INPUT_ALIAS "
+                "POWER_OUTPUT_ALIAS API_PATH_PREFIX",
 };

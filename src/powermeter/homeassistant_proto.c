@@ -48,7 +48,7 @@ static int split_list(const char *s, char items[][HA_MAX_ID], size_t cap, size_t
 
 /* Adds eid to the sorted unique id table (indices of later ids shift, so the caller maps
  * names to indices only after every insertion). */
-static void add_id(struct ha_model *m, const char *eid)
+static void add_id(struct pm_ha_model *m, const char *eid)
 {
 	size_t i = 0;
 	while (i < m->n_ids && strcmp(m->id[i], eid) < 0)
@@ -60,7 +60,7 @@ static void add_id(struct ha_model *m, const char *eid)
 	m->n_ids++;
 }
 
-int ha_model_find(const struct ha_model *m, const char *eid, size_t len)
+int pm_ha_model_find(const struct pm_ha_model *m, const char *eid, size_t len)
 {
 	for (size_t i = 0; i < m->n_ids; i++)
 		if (strlen(m->id[i]) == len && memcmp(m->id[i], eid, len) == 0)
@@ -68,8 +68,8 @@ int ha_model_find(const struct ha_model *m, const char *eid, size_t len)
 	return -1;
 }
 
-int ha_model_init(struct ha_model *m, const char *current, bool calculate, const char *in,
-                  const char *out, struct err *e)
+int pm_ha_model_init(struct pm_ha_model *m, const char *current, bool calculate, const char *in,
+                     const char *out, struct err *e)
 {
 	memset(m, 0, sizeof(*m));
 	m->calculate = calculate;
@@ -117,9 +117,9 @@ int ha_model_init(struct ha_model *m, const char *current, bool calculate, const
 		add_id(m, b[k]);
 	m->n = na;
 	for (size_t k = 0; k < na; k++) {
-		m->a[k] = (size_t)ha_model_find(m, a[k], strlen(a[k]));
+		m->a[k] = (size_t)pm_ha_model_find(m, a[k], strlen(a[k]));
 		if (calculate)
-			m->b[k] = (size_t)ha_model_find(m, b[k], strlen(b[k]));
+			m->b[k] = (size_t)pm_ha_model_find(m, b[k], strlen(b[k]));
 	}
 	rc = 0;
 out:
@@ -128,7 +128,7 @@ out:
 	return rc;
 }
 
-void ha_model_invalidate(struct ha_model *m)
+void pm_ha_model_invalidate(struct pm_ha_model *m)
 {
 	for (size_t i = 0; i < m->n_ids; i++) {
 		m->valid[i] = false;
@@ -136,7 +136,7 @@ void ha_model_invalidate(struct ha_model *m)
 	}
 }
 
-int ha_model_values(const struct ha_model *m, struct pm_reading *out, const char **missing)
+int pm_ha_model_values(const struct pm_ha_model *m, struct pm_reading *out, const char **missing)
 {
 	struct pm_reading r;
 	memset(&r, 0, sizeof(r));
@@ -158,7 +158,7 @@ int ha_model_values(const struct ha_model *m, struct pm_reading *out, const char
 
 /* Sets entity i from a state value (Python float() semantics); a missing, null or
  * non-numeric state makes it unusable. Returns true if it now has a value. */
-static bool set_state(struct ha_model *m, size_t i, const cJSON *st, char *why, size_t cap)
+static bool set_state(struct pm_ha_model *m, size_t i, const cJSON *st, char *why, size_t cap)
 {
 	double v;
 	struct err e;
@@ -182,14 +182,14 @@ static bool set_state(struct ha_model *m, size_t i, const cJSON *st, char *why, 
 	return false;
 }
 
-static void apply_event(struct ha_model *m, const cJSON *ev, struct ha_msg_info *info)
+static void apply_event(struct pm_ha_model *m, const cJSON *ev, struct pm_ha_msg_info *info)
 {
 	const cJSON *add = cJSON_GetObjectItemCaseSensitive(ev, "a");
 	if (cJSON_IsObject(add)) {
 		for (const cJSON *it = add->child; it; it = it->next) {
 			if (!it->string || !cJSON_IsObject(it))
 				continue;
-			int i = ha_model_find(m, it->string, strlen(it->string));
+			int i = pm_ha_model_find(m, it->string, strlen(it->string));
 			const cJSON *s = cJSON_GetObjectItemCaseSensitive(it, "s");
 			if (i < 0 || !s)
 				continue;
@@ -205,7 +205,7 @@ static void apply_event(struct ha_model *m, const cJSON *ev, struct ha_msg_info 
 		for (const cJSON *it = chg->child; it; it = it->next) {
 			if (!it->string || !cJSON_IsObject(it))
 				continue;
-			int i = ha_model_find(m, it->string, strlen(it->string));
+			int i = pm_ha_model_find(m, it->string, strlen(it->string));
 			if (i < 0)
 				continue;
 			const cJSON *plus = cJSON_GetObjectItemCaseSensitive(it, "+");
@@ -232,7 +232,7 @@ static void apply_event(struct ha_model *m, const cJSON *ev, struct ha_msg_info 
 		for (const cJSON *it = rem->child; it; it = it->next) {
 			if (!cJSON_IsString(it) || !it->valuestring)
 				continue;
-			int i = ha_model_find(m, it->valuestring, strlen(it->valuestring));
+			int i = pm_ha_model_find(m, it->valuestring, strlen(it->valuestring));
 			if (i < 0)
 				continue;
 			info->updates++;
@@ -249,15 +249,15 @@ static void copy_str(char *dst, size_t cap, const cJSON *v)
 		snprintf(dst, cap, "%s", v->valuestring);
 }
 
-enum ha_msg_type ha_handle_message(struct ha_model *m, const char *msg, size_t len,
-                                   struct ha_msg_info *info)
+enum pm_ha_msg_type pm_ha_handle_message(struct pm_ha_model *m, const char *msg, size_t len,
+                                         struct pm_ha_msg_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->id = -1;
 	cJSON *root = cJSON_ParseWithLength(msg, len);
 	if (!root)
 		return HA_MSG_BAD;
-	enum ha_msg_type t = HA_MSG_OTHER;
+	enum pm_ha_msg_type t = HA_MSG_OTHER;
 	if (!cJSON_IsObject(root)) {
 		t = HA_MSG_BAD;
 		goto out;
@@ -294,7 +294,7 @@ out:
 	return t;
 }
 
-int ha_apply_seed(struct ha_model *m, size_t i, const char *body, size_t len, struct err *e)
+int pm_ha_apply_seed(struct pm_ha_model *m, size_t i, const char *body, size_t len, struct err *e)
 {
 	if (i >= m->n_ids)
 		return err_set(e, "no such entity");
@@ -314,7 +314,7 @@ int ha_apply_seed(struct ha_model *m, size_t i, const char *body, size_t len, st
 	return rc;
 }
 
-char *ha_msg_auth(const char *token)
+char *pm_ha_msg_auth(const char *token)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
@@ -327,7 +327,7 @@ char *ha_msg_auth(const char *token)
 	return s;
 }
 
-char *ha_msg_subscribe(const struct ha_model *m, long id)
+char *pm_ha_msg_subscribe(const struct pm_ha_model *m, long id)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!o)

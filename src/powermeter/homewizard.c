@@ -205,13 +205,13 @@ static void on_text(struct ws_conn *c, const char *msg, size_t len, void *arg)
 	struct pm_reading r;
 	int have;
 	struct err e;
-	switch (hw_handle_message(msg, len, &r, &have, &e)) {
+	switch (pm_hw_handle_message(msg, len, &r, &have, &e)) {
 	case HW_MSG_AUTH_REQ:
-		send_json(h, hw_msg_auth(h->token));
+		send_json(h, pm_hw_msg_auth(h->token));
 		break;
 	case HW_MSG_AUTHORIZED:
 		log_info(h->m->name, "HomeWizard: authorized, subscribing to measurements");
-		send_json(h, hw_msg_subscribe());
+		send_json(h, pm_hw_msg_subscribe());
 		break;
 	case HW_MSG_MEASUREMENT:
 		if (!have) {
@@ -306,4 +306,5 @@ const struct pm_driver pm_homewizard_driver = {
         .start = hw_start,
         .stop = hw_stop,
         .poll = NULL,
+        .keys = "IP TOKEN SERIAL VERIFY_SSL CA_FILE+",
 };

@@ -47,8 +47,8 @@ static int measurement(const cJSON *data, struct pm_reading *out, int *have, str
 	return 0;
 }
 
-enum hw_msg_type hw_handle_message(const char *msg, size_t len, struct pm_reading *out, int *have,
-                                   struct err *e)
+enum pm_hw_msg_type pm_hw_handle_message(const char *msg, size_t len, struct pm_reading *out,
+                                         int *have, struct err *e)
 {
 	*have = 0;
 	cJSON *root = cJSON_ParseWithLength(msg, len);
@@ -56,7 +56,7 @@ enum hw_msg_type hw_handle_message(const char *msg, size_t len, struct pm_readin
 		err_set(e, "message is not valid JSON");
 		return HW_MSG_BAD;
 	}
-	enum hw_msg_type t = HW_MSG_OTHER;
+	enum pm_hw_msg_type t = HW_MSG_OTHER;
 	if (!cJSON_IsObject(root)) {
 		err_set(e, "message is not a JSON object");
 		t = HW_MSG_BAD;
@@ -98,12 +98,12 @@ static char *two(const char *type, const char *data)
 	return s;
 }
 
-char *hw_msg_auth(const char *token)
+char *pm_hw_msg_auth(const char *token)
 {
 	return two("authorization", token);
 }
 
-char *hw_msg_subscribe(void)
+char *pm_hw_msg_subscribe(void)
 {
 	return two("subscribe", "measurement");
 }

@@ -9,8 +9,8 @@
 #include "astrameter/pm_parsers.h"
 #include "powermeter/pmhttp.h"
 
-int iobroker_parse(const char *body, size_t len, const struct iobroker_cfg *cfg,
-                   struct pm_reading *out, struct err *e)
+int pm_iobroker_parse(const char *body, size_t len, const struct pm_iobroker_cfg *cfg,
+                      struct pm_reading *out, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -67,14 +67,14 @@ done:
 
 struct iobroker_priv {
 	struct pmhttp h;
-	struct iobroker_cfg cfg;
+	struct pm_iobroker_cfg cfg;
 };
 
 static int iobroker_body(struct pm_meter *m, const char *body, size_t len, struct pm_reading *out,
                          struct err *e)
 {
 	struct iobroker_priv *p = m->priv;
-	return iobroker_parse(body, len, &p->cfg, out, e);
+	return pm_iobroker_parse(body, len, &p->cfg, out, e);
 }
 
 static int iobroker_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
@@ -105,4 +105,5 @@ const struct pm_driver pm_iobroker_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP PORT CURRENT_POWER_ALIAS POWER_CALCULATE POWER_INPUT_ALIAS POWER_OUTPUT_ALIAS",
 };

@@ -25,8 +25,8 @@ struct jh {
 	struct http_req *req;
 };
 
-int json_http_parse(const struct jsonpath *const *paths, size_t n, const char *body, size_t len,
-                    struct pm_reading *out, struct err *e)
+int pm_json_http_parse(const struct jsonpath *const *paths, size_t n, const char *body, size_t len,
+                       struct pm_reading *out, struct err *e)
 {
 	if (n == 0 || n > PM_MAX_VALUES)
 		return err_set(e, "need 1 to %d JSON paths", PM_MAX_VALUES);
@@ -77,7 +77,8 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-int json_http_parse_headers(const char *spec, json_http_header_fn *fn, void *arg, struct err *e)
+int pm_json_http_parse_headers(const char *spec, pm_json_http_header_fn *fn, void *arg,
+                               struct err *e)
 {
 	const char *s = spec;
 	while (*s) {
@@ -147,7 +148,7 @@ static int jh_configure(struct pm_meter *m, struct cfg_section *sec, struct err 
 	if (jsonpath_compile_list(paths, j->paths, PM_MAX_VALUES, &j->n, &pe) != 0)
 		return err_set(e, "[%s] JSON_PATHS: %s", sec->name, pe.msg);
 	size_t nh = 0;
-	if (j->headers && json_http_parse_headers(j->headers, count_header, &nh, &pe) != 0) {
+	if (j->headers && pm_json_http_parse_headers(j->headers, count_header, &nh, &pe) != 0) {
 		jh_free_paths(j);
 		return err_set(e, "[%s] %s", sec->name, pe.msg);
 	}
@@ -176,7 +177,7 @@ static int jh_start(struct pm_meter *m, struct err *e)
 	if (http_req_set_url(j->req, j->url) != 0 ||
 	    (auth && http_req_set_auth(j->req, j->user ? j->user : "", j->pass ? j->pass : "",
 	                               false) != 0) ||
-	    (j->headers && json_http_parse_headers(j->headers, add_header, j->req, &pe) != 0)) {
+	    (j->headers && pm_json_http_parse_headers(j->headers, add_header, j->req, &pe) != 0)) {
 		http_req_free(j->req);
 		j->req = NULL;
 		return err_set(e, "[%s] could not set up the HTTP request", m->name);
@@ -210,8 +211,8 @@ static void jh_done(struct http_req *r, const struct http_result *res, void *arg
 	}
 	struct pm_reading rd;
 	struct err e;
-	if (json_http_parse((const struct jsonpath *const *)j->paths, j->n, res->body, res->len,
-	                    &rd, &e) != 0) {
+	if (pm_json_http_parse((const struct jsonpath *const *)j->paths, j->n, res->body, res->len,
+	                       &rd, &e) != 0) {
 		pm_meter_fail(m, "%s", e.msg);
 		return;
 	}
@@ -237,4 +238,5 @@ const struct pm_driver pm_json_http_driver = {
         .start = jh_start,
         .stop = jh_stop,
         .poll = jh_poll,
+        .keys = "URL JSON_PATHS USERNAME PASSWORD HEADERS",
 };

@@ -19,6 +19,7 @@
 #include "astrameter/pm_mqtt.h"
 #include "astrameter/pm_parsers.h"
 #include "astrameter/powermeter.h"
+#include "astrameter/pynum.h"
 
 /* ---------------------------------------------------------------- pure parts */
 
@@ -199,7 +200,7 @@ int pm_mqtt_parse_value(const struct jsonpath *path, const char *payload, size_t
 {
 	if (!path) {
 		double v;
-		if (memchr(payload, '\0', len) || jsonpath_parse_float(payload, len, &v) != 0) {
+		if (memchr(payload, '\0', len) || pynum_float_finite(payload, len, &v) != 0) {
 			return err_set(e, "payload '%.*s' is not a number",
 			               (int)(len > 40 ? 40 : len), payload);
 		}
@@ -456,4 +457,5 @@ const struct pm_driver pm_mqtt_driver = {
         .start = pmq_start,
         .stop = pmq_stop,
         .poll = NULL,
+        .keys = "BROKER PORT USERNAME PASSWORD TLS URI TOPIC TOPICS JSON_PATH JSON_PATHS MAX_AGE+",
 };

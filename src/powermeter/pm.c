@@ -17,25 +17,28 @@
 #include "astrameter/filter.h"
 #include "astrameter/pm_parsers.h"
 #include "astrameter/powermeter.h"
+#include "astrameter/text.h"
 
 int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap, struct err *e)
 {
 	*n = 0;
-	const char *p = list;
-	while (*p) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
+	if (!*list)
+		return err_set(e, "empty list");
+	struct txt_split it;
+	struct txt_item item;
+	txt_split_init(&it, list, strlen(list), ',');
+	while (txt_split_next(&it, &item)) {
+		const char *p = item.s;
+		size_t len = item.len;
+		if (item.last && item.raw_len == 0 && it.p != list)
+			return err_set(e, "trailing comma");
 		if (len == 0 || len >= 32)
 			return err_set(e, "invalid CIDR '%.*s'", (int)(len < 40 ? len : 40), p);
-		char item[32];
-		memcpy(item, p, len);
-		item[len] = '\0';
+		char cidr[32];
+		memcpy(cidr, p, len);
+		cidr[len] = '\0';
 		unsigned bits = 32;
-		char *slash = strchr(item, '/');
+		char *slash = strchr(cidr, '/');
 		if (slash) {
 			*slash = '\0';
 			char *endp;
@@ -45,7 +48,7 @@ int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t
 			bits = (unsigned)b;
 		}
 		struct in_addr a;
-		if (inet_pton(AF_INET, item, &a) != 1)
+		if (inet_pton(AF_INET, cidr, &a) != 1)
 			return err_set(e, "invalid IPv4 address in '%.*s'", (int)len, p);
 		if (*n >= cap)
 			return err_set(e, "too many CIDRs (at most %zu)", cap);
@@ -54,11 +57,6 @@ int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t
 		out[*n].mask = mask;
 		out[*n].addr = ntohl(a.s_addr) & mask;
 		(*n)++;
-		if (!end)
-			break;
-		p = end + 1;
-		if (!*p)
-			return err_set(e, "trailing comma");
 	}
 	if (*n == 0)
 		return err_set(e, "empty list");

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "astrameter/pm_parsers.h"
+#include "astrameter/pynum.h"
 
 struct cJSON *pmj_parse(const char *body, size_t len, struct err *e)
 {
@@ -23,6 +24,17 @@ struct cJSON *pmj_parse(const char *body, size_t len, struct err *e)
 	cJSON *root = cJSON_ParseWithLength(body, len);
 	if (!root)
 		err_set(e, "body is not valid JSON");
+	return root;
+}
+
+struct cJSON *pmj_parse_object(const char *body, size_t len, struct err *e)
+{
+	cJSON *root = pmj_parse(body, len, e);
+	if (root && !cJSON_IsObject(root)) {
+		err_set(e, "expected a JSON object");
+		cJSON_Delete(root);
+		return NULL;
+	}
 	return root;
 }
 
@@ -46,37 +58,16 @@ static int check_range(double v, const char *what, double *out, struct err *e)
 	return 0;
 }
 
-/* Python int() of a string: blanks around, optional sign, digits with single '_' between
- * them; no decimal point. */
+/* Python int() of a string (one copy: core/pynum.c), then the sanity bound. */
 static int int_text(const char *s, const char *what, double *out, struct err *e)
 {
-	while (isspace((unsigned char)*s))
-		s++;
-	bool neg = false;
-	if (*s == '+' || *s == '-')
-		neg = *s++ == '-';
-	double v = 0;
-	size_t digits = 0;
-	bool last_us = false;
-	for (; *s && !isspace((unsigned char)*s); s++) {
-		if (*s == '_' && digits && !last_us) {
-			last_us = true;
-			continue;
-		}
-		if (!isdigit((unsigned char)*s))
-			return err_set(e, "field '%s' is not an integer", what);
-		v = v * 10 + (*s - '0');
-		digits++;
-		last_us = false;
-		if (v > PM_PARSE_MAX_W)
-			return err_set(e, "field '%s' is out of range", what);
-	}
-	while (isspace((unsigned char)*s))
-		s++;
-	if (!digits || last_us || *s)
+	long v = 0;
+	int rc = pynum_int(s, strlen(s), &v);
+	if (rc == PYNUM_SYNTAX)
 		return err_set(e, "field '%s' is not an integer", what);
-	*out = neg ? -v : v;
-	return 0;
+	if (rc == PYNUM_RANGE)
+		return err_set(e, "field '%s' is out of range", what);
+	return check_range((double)v, what, out, e);
 }
 
 int pmj_int(const struct cJSON *v, const char *what, double *out, struct err *e)
@@ -101,28 +92,10 @@ int pmj_int(const struct cJSON *v, const char *what, double *out, struct err *e)
 
 int pmj_float_text(const char *s, size_t len, const char *what, double *out, struct err *e)
 {
-	char buf[64];
-	while (len && isspace((unsigned char)*s)) {
-		s++;
-		len--;
-	}
-	while (len && isspace((unsigned char)s[len - 1]))
-		len--;
-	if (!len || len >= sizeof(buf))
+	double d = 0;
+	if (pynum_float(s, len, &d) != PYNUM_OK)
 		return err_set(e, "field '%s' is not a number", what);
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	/* strtod also takes hex and "nan"/"inf"; Python float takes no hex, and non-finite
-	 * watts are garbage anyway. */
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == 'x' || buf[i] == 'X' || buf[i] == 'n' || buf[i] == 'N' ||
-		    buf[i] == 'i' || buf[i] == 'I')
-			return err_set(e, "field '%s' is not a number", what);
-	char *end;
-	double d = strtod(buf, &end);
-	if (end == buf || *end)
-		return err_set(e, "field '%s' is not a number", what);
-	return check_range(d, what, out, e);
+	return check_range(d, what, out, e); /* inf, nan and 1e999 are out of range */
 }
 
 int pmj_float(const struct cJSON *v, const char *what, double *out, struct err *e)

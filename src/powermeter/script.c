@@ -25,6 +25,7 @@
 #include "astrameter/pm_parsers.h"
 #include "astrameter/pm_script.h"
 #include "astrameter/powermeter.h"
+#include "astrameter/pynum.h"
 
 extern char **environ;
 
@@ -52,7 +53,7 @@ struct script {
 	size_t err_len;
 };
 
-int script_parse_output(const char *buf, size_t len, struct pm_reading *out, struct err *e)
+int pm_script_parse_output(const char *buf, size_t len, struct pm_reading *out, struct err *e)
 {
 	struct pm_reading r;
 	memset(&r, 0, sizeof(r));
@@ -77,7 +78,7 @@ int script_parse_output(const char *buf, size_t len, struct pm_reading *out, str
 		if (n == 0)
 			continue;
 		double v;
-		if (memchr(s, '\0', n) || jsonpath_parse_float(s, n, &v) != 0)
+		if (memchr(s, '\0', n) || pynum_float_finite(s, n, &v) != 0)
 			return err_set(e, "line %u is not a number: '%.*s'", line,
 			               (int)(n > 40 ? 40 : n), s);
 		if (fabs(v) > PM_PARSE_MAX_W)
@@ -160,7 +161,7 @@ static void report(struct script *s, bool ok_so_far, const char *why)
 	}
 	struct pm_reading r;
 	struct err e;
-	if (script_parse_output(s->out, s->out_len, &r, &e) != 0) {
+	if (pm_script_parse_output(s->out, s->out_len, &r, &e) != 0) {
 		pm_meter_fail(s->m, "command output: %s", e.msg);
 		return;
 	}
@@ -451,4 +452,5 @@ const struct pm_driver pm_script_driver = {
         .start = sc_start,
         .stop = sc_stop,
         .poll = sc_poll,
+        .keys = "COMMAND TIMEOUT+",
 };

@@ -6,7 +6,7 @@
 #include "astrameter/pm_parsers.h"
 #include "powermeter/pmhttp.h"
 
-int shrdzm_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
+int pm_shrdzm_parse(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -34,7 +34,7 @@ static int shrdzm_body(struct pm_meter *m, const char *body, size_t len, struct 
                        struct err *e)
 {
 	(void)m;
-	return shrdzm_parse(body, len, out, e);
+	return pm_shrdzm_parse(body, len, out, e);
 }
 
 static int shrdzm_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
@@ -58,4 +58,5 @@ const struct pm_driver pm_shrdzm_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP USER PASS",
 };

@@ -3,7 +3,7 @@
  * group (default 239.12.255.254:9522) with SO_REUSEADDR/SO_REUSEPORT, so other listeners
  * on the host (SMA's own tools, Home Assistant) keep working, and joins the group on
  * INTERFACE (an IPv4 address; default any). Each telegram from the chosen meter becomes a
- * reading (sma_parse_power). A meter sends about once a second; after SMA_STALE_MS
+ * reading (pm_sma_parse_power). A meter sends about once a second; after SMA_STALE_MS
  * without a telegram the reading is dropped and requests get the hold answer until
  * telegrams return (upstream keeps serving the last values and only reports the stream
  * offline). */
@@ -25,7 +25,7 @@
 struct sma {
 	struct in_addr group, iface;
 	int port;
-	struct sma_filter filter;
+	struct pm_sma_filter filter;
 	int fd;
 	uint64_t timer;
 	ev_ms last_telegram;
@@ -49,21 +49,21 @@ static void sma_read(struct ev_loop *loop, int fd, unsigned events, void *arg)
 				log_debug(m->name, "recv: %s", strerror(errno));
 			break;
 		}
-		struct sma_header h;
-		if (sma_parse_header(buf, (size_t)n, &h) != 0) {
+		struct pm_sma_header h;
+		if (pm_sma_parse_header(buf, (size_t)n, &h) != 0) {
 			s->ignored++;
 			continue;
 		}
 		bool locked = false;
-		if (!sma_filter_accept(&s->filter, &h, &locked)) {
+		if (!pm_sma_filter_accept(&s->filter, &h, &locked)) {
 			s->ignored++;
 			continue;
 		}
 		if (locked)
 			log_info(m->name, "auto-detected %s with serial %u",
-			         sma_susy_name(h.susy_id), (unsigned)h.serial);
+			         pm_sma_susy_name(h.susy_id), (unsigned)h.serial);
 		struct pm_reading r;
-		if (sma_parse_power(buf, (size_t)n, &r) != 0)
+		if (pm_sma_parse_power(buf, (size_t)n, &r) != 0)
 			continue;
 		best = r;
 		have = true;
@@ -191,4 +191,5 @@ const struct pm_driver pm_sma_driver = {
         .start = sma_start,
         .stop = sma_stop,
         .poll = NULL,
+        .keys = "MULTICAST_GROUP PORT SERIAL_NUMBER INTERFACE",
 };

@@ -17,7 +17,7 @@ static uint32_t be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-int sma_parse_header(const uint8_t *buf, size_t len, struct sma_header *out)
+int pm_sma_parse_header(const uint8_t *buf, size_t len, struct pm_sma_header *out)
 {
 	if (!buf || len < SMA_HEADER_LEN)
 		return -1;
@@ -33,7 +33,7 @@ int sma_parse_header(const uint8_t *buf, size_t len, struct sma_header *out)
 	return 0;
 }
 
-size_t sma_channel_len(uint32_t id)
+size_t pm_sma_channel_len(uint32_t id)
 {
 	if (id == SMA_CH_END)
 		return 0;
@@ -55,7 +55,7 @@ static int power_slot(uint32_t id)
 	return -1;
 }
 
-int sma_parse_power(const uint8_t *buf, size_t len, struct pm_reading *out)
+int pm_sma_parse_power(const uint8_t *buf, size_t len, struct pm_reading *out)
 {
 	double raw[8] = {0};
 	bool seen[8] = {false};
@@ -67,7 +67,7 @@ int sma_parse_power(const uint8_t *buf, size_t len, struct pm_reading *out)
 		uint32_t id = be32(buf + pos);
 		if (id == SMA_CH_END)
 			break;
-		size_t clen = sma_channel_len(id);
+		size_t clen = pm_sma_channel_len(id);
 		if (len - pos - 4 < clen)
 			break;
 		int slot = power_slot(id);
@@ -95,7 +95,7 @@ int sma_parse_power(const uint8_t *buf, size_t len, struct pm_reading *out)
 	return 0;
 }
 
-const char *sma_susy_name(uint16_t susy_id)
+const char *pm_sma_susy_name(uint16_t susy_id)
 {
 	switch (susy_id) {
 	case 270:
@@ -110,7 +110,7 @@ const char *sma_susy_name(uint16_t susy_id)
 	}
 }
 
-bool sma_filter_accept(struct sma_filter *f, const struct sma_header *h, bool *locked_now)
+bool pm_sma_filter_accept(struct pm_sma_filter *f, const struct pm_sma_header *h, bool *locked_now)
 {
 	if (locked_now)
 		*locked_now = false;
@@ -118,7 +118,7 @@ bool sma_filter_accept(struct sma_filter *f, const struct sma_header *h, bool *l
 		return h->serial == f->want;
 	if (f->have_lock)
 		return h->serial == f->locked;
-	if (!sma_susy_name(h->susy_id))
+	if (!pm_sma_susy_name(h->susy_id))
 		return false;
 	f->locked = h->serial;
 	f->have_lock = true;

@@ -15,8 +15,8 @@ static int label_int(const cJSON *obj, const char *label, double *w, struct err 
 	return v ? pmj_int(v, label, w, e) : -1;
 }
 
-int tasmota_parse(const char *body, size_t len, const struct tasmota_cfg *cfg,
-                  struct pm_reading *out, struct err *e)
+int pm_tasmota_parse(const char *body, size_t len, const struct pm_tasmota_cfg *cfg,
+                     struct pm_reading *out, struct err *e)
 {
 	size_t n = cfg->calculate ? cfg->n_pairs : cfg->n_labels;
 	if (n == 0 || n > PM_MAX_VALUES)
@@ -53,7 +53,7 @@ int tasmota_parse(const char *body, size_t len, const struct tasmota_cfg *cfg,
 
 struct tasmota_priv {
 	struct pmhttp h;
-	struct tasmota_cfg cfg;
+	struct pm_tasmota_cfg cfg;
 	char buf[3][512]; /* label lists, split in place */
 	const char *lists[3][PM_MAX_VALUES];
 };
@@ -62,7 +62,7 @@ static int tasmota_body(struct pm_meter *m, const char *body, size_t len, struct
                         struct err *e)
 {
 	struct tasmota_priv *p = m->priv;
-	return tasmota_parse(body, len, &p->cfg, out, e);
+	return pm_tasmota_parse(body, len, &p->cfg, out, e);
 }
 
 /* Comma list, blanks trimmed, empty items dropped (as the reference's _split_labels). */
@@ -152,4 +152,6 @@ const struct pm_driver pm_tasmota_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP USER PASS JSON_STATUS JSON_PAYLOAD_MQTT_PREFIX JSON_POWER_MQTT_LABEL "
+                "JSON_POWER_INPUT_MQTT_LABEL JSON_POWER_OUTPUT_MQTT_LABEL JSON_POWER_CALCULATE",
 };

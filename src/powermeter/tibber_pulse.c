@@ -6,13 +6,13 @@
 #include "powermeter/pmhttp.h"
 #include "astrameter/sml.h"
 
-int tibber_pulse_decode(struct tibber_pulse_cache *c, const unsigned char *body, size_t len,
-                        const struct sml_obis_cfg *obis, ev_ms now, struct pm_reading *out,
-                        struct err *e)
+int pm_tibber_pulse_decode(struct pm_tibber_pulse_cache *c, const unsigned char *body, size_t len,
+                           const struct pm_sml_obis_cfg *obis, ev_ms now, struct pm_reading *out,
+                           struct err *e)
 {
 	struct pm_reading r = {0};
 	struct err why = {{0}};
-	int rc = body ? sml_decode_powers(body, len, obis, &r, &why) : -1;
+	int rc = body ? pm_sml_decode_powers(body, len, obis, &r, &why) : -1;
 	if (!body)
 		err_set(&why, "empty body");
 	if (rc == 0) {
@@ -29,7 +29,7 @@ int tibber_pulse_decode(struct tibber_pulse_cache *c, const unsigned char *body,
 		*out = r;
 		return 0;
 	}
-	if (c->have && now - c->last_good <= TIBBER_PULSE_STALE_MS) {
+	if (c->have && now - c->last_good <= PM_TIBBER_PULSE_STALE_MS) {
 		*out = c->last;
 		return 0;
 	}
@@ -40,16 +40,16 @@ int tibber_pulse_decode(struct tibber_pulse_cache *c, const unsigned char *body,
 
 struct tibber_priv {
 	struct pmhttp h;
-	struct sml_obis_cfg obis;
-	struct tibber_pulse_cache cache;
+	struct pm_sml_obis_cfg obis;
+	struct pm_tibber_pulse_cache cache;
 };
 
 static int tibber_body(struct pm_meter *m, const char *body, size_t len, struct pm_reading *out,
                        struct err *e)
 {
 	struct tibber_priv *p = m->priv;
-	return tibber_pulse_decode(&p->cache, (const unsigned char *)body, len, &p->obis,
-	                           ev_now(m->ctx->loop), out, e);
+	return pm_tibber_pulse_decode(&p->cache, (const unsigned char *)body, len, &p->obis,
+	                              ev_now(m->ctx->loop), out, e);
 }
 
 /* OBIS_POWER_* overrides shared with the serial SML source. */
@@ -62,7 +62,7 @@ static int obis_key(struct cfg_section *sec, const char *key, const char *name, 
 		return -1;
 	if (!v[0])
 		return 0;
-	if (sml_obis_parse_hex(v, out, &pe) != 0)
+	if (pm_sml_obis_parse_hex(v, out, &pe) != 0)
 		return err_set(e, "[%s] %s %s", sec->name, name, pe.msg);
 	return 0;
 }
@@ -71,7 +71,7 @@ static int tibber_configure(struct pm_meter *m, struct cfg_section *sec, struct 
 {
 	struct tibber_priv *p = m->priv;
 	const char *ip, *node;
-	sml_obis_cfg_default(&p->obis);
+	pm_sml_obis_cfg_default(&p->obis);
 	if (pmhttp_need(sec, "ip", &ip, e) != 0 ||
 	    cfg_get_str(sec, "password", "", &p->h.pass, e) != 0 ||
 	    cfg_get_str(sec, "node_id", "1", &node, e) != 0 ||
@@ -92,4 +92,6 @@ const struct pm_driver pm_tibber_pulse_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "IP PASSWORD NODE_ID USER OBIS_POWER_CURRENT OBIS_POWER_L1 OBIS_POWER_L2 "
+                "OBIS_POWER_L3",
 };

@@ -26,17 +26,13 @@ static int get_or_zero(const cJSON *obj, const char *key, double *out, struct er
 	return v ? pmj_float(v, key, out, e) : 0;
 }
 
-int tq_em_parse_data(const char *body, size_t len, struct pm_reading *out, struct err *e)
+int pm_tq_em_parse_data(const char *body, size_t len, struct pm_reading *out, struct err *e)
 {
-	cJSON *root = pmj_parse(body, len, e);
+	cJSON *root = pmj_parse_object(body, len, e);
 	if (!root)
 		return -1;
 	int rc = -1;
 	struct pm_reading r = {0};
-	if (!cJSON_IsObject(root)) {
-		err_set(e, "expected a JSON object");
-		goto done;
-	}
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
 	double status = 0;
 	if (st && pmj_float(st, "status", &status, e) < 0)
@@ -77,25 +73,25 @@ done:
 	return rc;
 }
 
-enum tq_em_action tq_em_sm_begin(struct tq_em_sm *sm, ev_ms now)
+enum pm_tq_em_action pm_tq_em_sm_begin(struct pm_tq_em_sm *sm, ev_ms now)
 {
-	if (sm->have_session && now - sm->last_use > TQ_EM_MAX_IDLE_MS)
+	if (sm->have_session && now - sm->last_use > PM_TQ_EM_MAX_IDLE_MS)
 		sm->have_session = false; /* the device forgets idle sessions */
 	sm->last_use = now;
 	sm->relogged = false;
-	sm->pending = sm->have_session ? TQ_EM_GET_DATA : TQ_EM_GET_START;
+	sm->pending = sm->have_session ? PM_TQ_EM_GET_DATA : PM_TQ_EM_GET_START;
 	return sm->pending;
 }
 
-static enum tq_em_action fail(struct tq_em_sm *sm)
+static enum pm_tq_em_action fail(struct pm_tq_em_sm *sm)
 {
 	sm->have_session = false;
-	sm->pending = TQ_EM_FAIL;
-	return TQ_EM_FAIL;
+	sm->pending = PM_TQ_EM_FAIL;
+	return PM_TQ_EM_FAIL;
 }
 
 /* Serial from "serial", else "ieq_serial" (the first truthy one, as the reference). */
-static int take_serial(struct tq_em_sm *sm, const cJSON *root)
+static int take_serial(struct pm_tq_em_sm *sm, const cJSON *root)
 {
 	static const char *const keys[2] = {"serial", "ieq_serial"};
 	for (int i = 0; i < 2; i++) {
@@ -112,7 +108,7 @@ static int take_serial(struct tq_em_sm *sm, const cJSON *root)
 	return -1;
 }
 
-static enum tq_em_action expired(struct tq_em_sm *sm, struct err *e)
+static enum pm_tq_em_action expired(struct pm_tq_em_sm *sm, struct err *e)
 {
 	if (sm->relogged) {
 		err_set(e, "session rejected again right after login");
@@ -120,20 +116,20 @@ static enum tq_em_action expired(struct tq_em_sm *sm, struct err *e)
 	}
 	sm->relogged = true;
 	sm->have_session = false;
-	sm->pending = TQ_EM_GET_START;
+	sm->pending = PM_TQ_EM_GET_START;
 	return sm->pending;
 }
 
-enum tq_em_action tq_em_sm_step(struct tq_em_sm *sm, long status, const char *body, size_t len,
-                                struct pm_reading *out, struct err *e)
+enum pm_tq_em_action pm_tq_em_sm_step(struct pm_tq_em_sm *sm, long status, const char *body,
+                                      size_t len, struct pm_reading *out, struct err *e)
 {
 	static const char *const what[] = {"GET /start.php", "login POST /start.php",
 	                                   "GET /mum-webservice/data.php"};
-	if (sm->pending > TQ_EM_GET_DATA) {
+	if (sm->pending > PM_TQ_EM_GET_DATA) {
 		err_set(e, "no request pending");
 		return fail(sm);
 	}
-	if (sm->pending == TQ_EM_GET_DATA && (status == 401 || status == 403))
+	if (sm->pending == PM_TQ_EM_GET_DATA && (status == 401 || status == 403))
 		return expired(sm, e);
 	if (status < 200 || status > 299) {
 		if (status == 0)
@@ -142,26 +138,26 @@ enum tq_em_action tq_em_sm_step(struct tq_em_sm *sm, long status, const char *bo
 			err_set(e, "%s: HTTP %ld", what[sm->pending], status);
 		return fail(sm);
 	}
-	if (sm->pending == TQ_EM_GET_DATA) {
-		int rc = tq_em_parse_data(body, len, out, e);
+	if (sm->pending == PM_TQ_EM_GET_DATA) {
+		int rc = pm_tq_em_parse_data(body, len, out, e);
 		if (rc == 1)
 			return expired(sm, e);
 		if (rc < 0)
 			return fail(sm);
-		sm->pending = TQ_EM_DONE;
-		return TQ_EM_DONE;
+		sm->pending = PM_TQ_EM_DONE;
+		return PM_TQ_EM_DONE;
 	}
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
 		return fail(sm);
 	bool authed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "authentication"));
-	enum tq_em_action next;
-	if (sm->pending == TQ_EM_GET_START) {
+	enum pm_tq_em_action next;
+	if (sm->pending == PM_TQ_EM_GET_START) {
 		if (!cJSON_IsObject(root) || take_serial(sm, root) < 0) {
 			err_set(e, "serial number missing in /start.php response");
 			next = fail(sm);
 		} else {
-			next = authed ? TQ_EM_GET_DATA : TQ_EM_POST_LOGIN;
+			next = authed ? PM_TQ_EM_GET_DATA : PM_TQ_EM_POST_LOGIN;
 			sm->have_session = authed;
 		}
 	} else if (!authed) {
@@ -169,15 +165,15 @@ enum tq_em_action tq_em_sm_step(struct tq_em_sm *sm, long status, const char *bo
 		next = fail(sm);
 	} else {
 		sm->have_session = true;
-		next = TQ_EM_GET_DATA;
+		next = PM_TQ_EM_GET_DATA;
 	}
 	cJSON_Delete(root);
-	if (next != TQ_EM_FAIL)
+	if (next != PM_TQ_EM_FAIL)
 		sm->pending = next;
 	return next;
 }
 
-int tq_em_login_form(const struct tq_em_sm *sm, const char *password, char *out, size_t cap)
+int pm_tq_em_login_form(const struct pm_tq_em_sm *sm, const char *password, char *out, size_t cap)
 {
 	char ser[3 * sizeof(sm->serial)], pw[3 * 256];
 	if (pmj_urlencode(sm->serial, ser, sizeof(ser)) < 0)
@@ -200,21 +196,21 @@ struct tq_priv {
 	char base[300];
 	const char *password;
 	long timeout_ms;
-	struct tq_em_sm sm;
+	struct pm_tq_em_sm sm;
 };
 
 static void tq_done(struct http_req *r, const struct http_result *res, void *arg);
 
 /* Issues the request the state machine asks for. 0/-1. */
-static int tq_issue(struct pm_meter *m, struct tq_priv *p, enum tq_em_action a)
+static int tq_issue(struct pm_meter *m, struct tq_priv *p, enum pm_tq_em_action a)
 {
 	char url[400], form[1024];
-	const char *path = a == TQ_EM_GET_DATA ? "/mum-webservice/data.php" : "/start.php";
+	const char *path = a == PM_TQ_EM_GET_DATA ? "/mum-webservice/data.php" : "/start.php";
 	snprintf(url, sizeof(url), "%s%s", p->base, path);
 	if (http_req_set_url(p->req, url) != 0)
 		return -1;
-	if (a == TQ_EM_POST_LOGIN) {
-		if (tq_em_login_form(&p->sm, p->password, form, sizeof(form)) != 0 ||
+	if (a == PM_TQ_EM_POST_LOGIN) {
+		if (pm_tq_em_login_form(&p->sm, p->password, form, sizeof(form)) != 0 ||
 		    http_req_set_post(p->req, form, strlen(form),
 		                      "application/x-www-form-urlencoded") != 0)
 			return -1;
@@ -236,12 +232,13 @@ static void tq_done(struct http_req *r, const struct http_result *res, void *arg
 	}
 	struct pm_reading rd = {0};
 	struct err e = {{0}};
-	enum tq_em_action a = tq_em_sm_step(&p->sm, res->status, res->body, res->len, &rd, &e);
-	if (a == TQ_EM_DONE) {
+	enum pm_tq_em_action a =
+	        pm_tq_em_sm_step(&p->sm, res->status, res->body, res->len, &rd, &e);
+	if (a == PM_TQ_EM_DONE) {
 		pm_meter_publish(m, &rd);
 		return;
 	}
-	if (a == TQ_EM_FAIL) {
+	if (a == PM_TQ_EM_FAIL) {
 		pm_meter_fail(m, "%s", e.msg);
 		return;
 	}
@@ -303,7 +300,7 @@ static int tq_poll(struct pm_meter *m, ev_ms now)
 	if (!p->req)
 		return -1;
 	http_req_cancel(p->req);
-	return tq_issue(m, p, tq_em_sm_begin(&p->sm, now));
+	return tq_issue(m, p, pm_tq_em_sm_begin(&p->sm, now));
 }
 
 const struct pm_driver pm_tq_em_driver = {
@@ -313,4 +310,5 @@ const struct pm_driver pm_tq_em_driver = {
         .start = tq_start,
         .stop = tq_stop,
         .poll = tq_poll,
+        .keys = "IP PASSWORD TIMEOUT",
 };

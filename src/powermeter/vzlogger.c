@@ -20,7 +20,7 @@ static const cJSON *first(const cJSON *arr, const char *what, struct err *e)
 	return v;
 }
 
-int vzlogger_parse(const char *body, size_t len, double *w, struct err *e)
+int pm_vzlogger_parse(const char *body, size_t len, double *w, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -82,7 +82,7 @@ static void vz_done(struct http_req *r, const struct http_result *res, void *arg
 		else if (res->status < 200 || res->status > 299)
 			snprintf(e.msg, sizeof(e.msg), "HTTP %ld", res->status);
 		else
-			(void)vzlogger_parse(res->body, res->len, &p->r.w[c->idx], &e);
+			(void)pm_vzlogger_parse(res->body, res->len, &p->r.w[c->idx], &e);
 		if (e.msg[0]) {
 			p->failed = true;
 			snprintf(p->error, sizeof(p->error), "UUID #%u: %.140s", c->idx + 1, e.msg);
@@ -182,4 +182,5 @@ const struct pm_driver pm_vzlogger_driver = {
         .start = vzlogger_start,
         .stop = vzlogger_stop,
         .poll = vzlogger_poll,
+        .keys = "IP PORT UUID",
 };

@@ -10,14 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <netinet/in.h>
 
 #include "astrameter/err.h"
 #include "astrameter/ev.h"
+#include "astrameter/httpd.h"
 #include "sim/sim_battery.h"
 #include "sim/sim_config.h"
 #include "sim/sim_meter.h"
 
-#define SIM_MAX_CONNS 32
+#define SIM_MAX_CONNS 32  /* HTTP connections at once (SSE streams included) */
 #define SIM_HIST_LEN  120 /* grid history samples kept for the TUI (one per second) */
 
 struct sim_bat_rt {
@@ -30,13 +32,13 @@ struct sim_bat_rt {
 	struct sim_app *app;
 };
 
-struct sim_conn {
-	int fd;
-	bool sse, close_after_write;
-	char in[8192];
-	size_t inlen;
-	char *out;
-	size_t outlen, outoff;
+/* One /events (SSE) stream: status events queued until MHD sends them. */
+struct sim_sse {
+	struct MHD_Connection *conn; /* NULL = free slot */
+	char *buf;
+	size_t len, off;
+	bool suspended; /* nothing to send: MHD does not poll it until resumed */
+	bool drop;      /* the reader fell too far behind: end the stream */
 };
 
 struct sim_app;
@@ -54,8 +56,9 @@ struct sim_app {
 	struct sim_trace trace;
 	struct sim_bat_rt bat[SIM_MAX_BATTERIES];
 	size_t nbat;
-	int http_fd;
-	struct sim_conn conns[SIM_MAX_CONNS];
+	int http_fd;         /* listening socket (owned by httpd), for getsockname */
+	struct httpd *httpd; /* the HTTP API (sim_http.c) */
+	struct sim_sse sse[SIM_MAX_CONNS];
 	ev_ms t0;
 	double grid[3];        /* true grid at the last sample */
 	double consumption[3]; /* house contribution at the last sample */
@@ -88,5 +91,17 @@ int sim_app_route(struct sim_app *app, const char *method, const char *path, con
 char *sim_app_status_json(struct sim_app *app);
 /* Simulation time in seconds at loop time now. */
 double sim_app_time(const struct sim_app *app, ev_ms now);
+/* The grid as the simulated meter reports it now (interval/latency applied). */
+void sim_app_meter_value(struct sim_app *app, double out[3]);
+/* host ("localhost" or an IPv4 literal) and port as an address; -1 with e otherwise. */
+int sim_app_resolve4(const char *host, uint16_t port, struct sockaddr_in *sa, struct err *e);
+
+/* The HTTP API (sim_http.c, libmicrohttpd in the loop): opens cfg.http_host:http_port,
+ * routes requests through sim_app_route, and streams /events. */
+int sim_http_open(struct sim_app *app, struct err *e);
+/* Ends every stream and closes the server; idempotent. */
+void sim_http_close(struct sim_app *app);
+/* Timer callback (every second): queues a status event on every /events stream. */
+ev_ms sim_http_sse_tick(struct ev_loop *loop, void *arg);
 
 #endif

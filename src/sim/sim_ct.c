@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astrameter/text.h"
+
 #define SOH 0x01
 #define STX 0x02
 #define ETX 0x03
@@ -52,21 +54,9 @@ int sim_ct_encode(const char *const *fields, size_t nfields, char *buf, size_t c
 	unsigned x = 0;
 	for (size_t i = 0; i < pos; i++)
 		x ^= (unsigned char)buf[i];
-	static const char hex[] = "0123456789abcdef";
-	buf[pos++] = hex[(x >> 4) & 0xf];
-	buf[pos++] = hex[x & 0xf];
+	buf[pos++] = txt_hexdigits[(x >> 4) & 0xf];
+	buf[pos++] = txt_hexdigits[x & 0xf];
 	return (int)pos;
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 int sim_ct_decode(const unsigned char *d, size_t len, struct sim_ct_fields *out)
@@ -92,8 +82,8 @@ int sim_ct_decode(const unsigned char *d, size_t len, struct sim_ct_fields *out)
 	unsigned x = 0;
 	for (size_t i = 0; i < len - 2; i++)
 		x ^= d[i];
-	int lo = hexval(d[len - 1]);
-	int hi = d[len - 2] == ' ' ? (int)((x >> 4) & 0xf) : hexval(d[len - 2]);
+	int lo = txt_hexval(d[len - 1]);
+	int hi = d[len - 2] == ' ' ? (int)((x >> 4) & 0xf) : txt_hexval(d[len - 2]);
 	if (lo < 0 || hi < 0 || (unsigned)((hi << 4) | lo) != x)
 		return -1;
 	/* Body: from the first '|' to just before ETX. */

@@ -20,6 +20,7 @@
 
 #include "astrameter/cfg_schema.h"
 #include "astrameter/config.h"
+#include "astrameter/powermeter.h"
 #include "astrameter/log.h"
 
 /* ---- helpers ---- */
@@ -969,6 +970,64 @@ static void test_schema_check(void **state)
 	cfg_free(&c);
 }
 
+/* The meter kinds come from the driver table: every kind built here declares its keys,
+ * takes the common keys, and a typo in any meter section is named (section and key); the
+ * CFG_KEY_SECRET flag agrees with cfg_key_is_secret() for every key of every kind. */
+static void test_meter_kinds_from_driver_table(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	const struct cfg_schema_kind *all = cfg_schema_kinds(&n);
+	size_t meters = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_schema_kind *k = &all[i];
+		for (const struct cfg_schema_key *key = k->keys; key && key->name; key++)
+			if (!!(key->flags & CFG_KEY_SECRET) != cfg_key_is_secret(key->name))
+				fail_msg("[%s] %s: secret flag disagrees with the name", k->name,
+				         key->name);
+		if (k->cls != CFG_KIND_POWERMETER)
+			continue;
+		meters++;
+		assert_non_null(k->keys);
+		assert_non_null(k->common);
+		const struct pm_driver *drv = pm_driver_for_section(k->name);
+		assert_true(k->here == (drv != NULL));
+		/* Every key the driver declares is supported in its sections. */
+		for (const char *p = drv ? drv->keys : ""; *p;) {
+			char key[64];
+			size_t len = strcspn(p, " ");
+			assert_true(len > 0 && len < sizeof(key));
+			memcpy(key, p, len);
+			key[len] = '\0';
+			if (key[len - 1] == '+')
+				key[len - 1] = '\0';
+			if (cfg_schema_key_status(k, key) != CFG_KEY_SUPPORTED)
+				fail_msg("[%s] %s: declared by the driver, not supported", k->name,
+				         key);
+			p += len;
+			p += *p == ' ';
+		}
+		char ini[128];
+		snprintf(ini, sizeof(ini), "[%s_x]\nTPYO_KEY = 1\nNETMASK = 10.0.0.0/8\n", k->name);
+		struct cfg c = load_ok(ini);
+		struct capture cap;
+		capture_begin(&cap);
+		unsigned w = cfg_schema_check(&c, NULL, NULL);
+		const char *out = capture_end(&cap);
+		char want[128];
+		if (k->here)
+			snprintf(want, sizeof(want), "[%s_x] TPYO_KEY: unknown key, ignored\n",
+			         k->name);
+		else
+			snprintf(want, sizeof(want), "[%s_x]: not supported yet, section ignored\n",
+			         k->name);
+		if (w != 1 || !strstr(out, want))
+			fail_msg("%s: %u warnings, want '%s', got:\n%s", k->name, w, want, out);
+		cfg_free(&c);
+	}
+	assert_int_equal(meters, 21);
+}
+
 /* Every key config.example.ini documents (commented out or not) is one this daemon
  * supports, in a section kind it builds: uncomment everything and ask the schema. */
 static void test_example_keys_supported(void **state)
@@ -1019,8 +1078,13 @@ static void test_example_keys_supported(void **state)
 
 int main(void)
 {
+	/* The powermeter kinds come from the driver table, as the daemon registers them. */
+	size_t n_pm = 0;
+	const struct cfg_schema_kind *pm = pm_schema_kinds(&n_pm);
+	cfg_schema_set_meter_kinds(pm, n_pm);
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_upstream_example),
+	        cmocka_unit_test(test_meter_kinds_from_driver_table),
 	        cmocka_unit_test(test_multi_powermeter),
 	        cmocka_unit_test(test_long_token),
 	        cmocka_unit_test(test_comments_and_inline_data),

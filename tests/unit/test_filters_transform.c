@@ -44,6 +44,8 @@ static const struct tvec vectors[] = {
         {"blanks_around_items", " 10 , 20 ", NULL, {1, 1}, 2, {11, 21}},
         {"blank_item_skipped", "1,,2", NULL, {0, 0}, 2, {1, 2}},
         {"exponent", "1e1", "2.5E-1", {40}, 1, {20}},
+        /* Python float() takes underscores between digits (issue 13: one parser) */
+        {"underscores", "1_000", "0.5, 1_0", {40, 4}, 2, {1020, 1040}},
 };
 
 static void build_ini(char *buf, size_t len, const char *off, const char *mult)

@@ -11,7 +11,9 @@
 #include <math.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include "astrameter/config.h"
+#include "astrameter/pm_parsers.h"
 #include "astrameter/powermeter.h"
 
 static ev_ms fake_now;
@@ -499,6 +501,37 @@ static void route_first_match_in_file_order(void **state)
 	assert_null(pm_route(&set, ip("192.168.7.3")));
 }
 
+/* A numeric string in a meter payload is read with Python's float()/int(), like the
+ * reference (and like JSONPath and the config): "1_000" is a number (issue 13). */
+static void payload_numbers_follow_python(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		int frc, irc;
+		double v;
+	} cases[] = {
+	        {"1_000", 0, 0, 1000}, {" 5 ", 0, 0, 5},   {"+.5", 0, -1, 0.5},
+	        {"5.", 0, -1, 5},      {"_1", -1, -1, 0},  {"1__0", -1, -1, 0},
+	        {"0x10", -1, -1, 0},   {"inf", -1, -1, 0}, {"nan", -1, -1, 0},
+	        {"1e999", -1, -1, 0},  {"2e9", -1, -1, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *j = cJSON_CreateString(cases[i].s);
+		struct err e = {0};
+		double f = -1, n = -1;
+		if (pmj_float(j, "power", &f, &e) != cases[i].frc)
+			fail_msg("float('%s') rc want %d (%s)", cases[i].s, cases[i].frc, e.msg);
+		if (cases[i].frc == 0 && f != cases[i].v)
+			fail_msg("float('%s') = %g", cases[i].s, f);
+		if (pmj_int(j, "power", &n, &e) != cases[i].irc)
+			fail_msg("int('%s') rc want %d", cases[i].s, cases[i].irc);
+		if (cases[i].irc == 0 && n != cases[i].v)
+			fail_msg("int('%s') = %g", cases[i].s, n);
+		cJSON_Delete(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +547,7 @@ int main(void)
 	        cmocka_unit_test(rejects_bad_common_keys),
 	        cmocka_unit_test(netmask_parse_and_match),
 	        cmocka_unit_test(route_first_match_in_file_order),
+	        cmocka_unit_test(payload_numbers_follow_python),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
 
 static int parse(const char *b, size_t n, struct pm_reading *r, struct err *e)
 {
-	return emlog_parse(b, n, true, r, e);
+	return pm_emlog_parse(b, n, true, r, e);
 }
 
 static void test_recorded(void **state)
@@ -42,7 +42,7 @@ static void test_no_calculate(void **state)
 	struct pm_reading r;
 	struct err e;
 	char *b = pmt_load("emlog/import_only.json", &len);
-	assert_int_equal(emlog_parse(b, len, false, &r, &e), 0);
+	assert_int_equal(pm_emlog_parse(b, len, false, &r, &e), 0);
 	assert_float_equal(r.w[0], 200, 0);
 	free(b);
 }

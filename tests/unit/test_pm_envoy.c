@@ -9,7 +9,7 @@ static int parse_fx(const char *name, struct pm_reading *r, struct err *e)
 	size_t len;
 	snprintf(rel, sizeof(rel), "envoy/%s", name);
 	char *b = pmt_load(rel, &len);
-	int rc = envoy_parse(b, len, r, e);
+	int rc = pm_envoy_parse(b, len, r, e);
 	free(b);
 	return rc;
 }
@@ -62,22 +62,22 @@ static void test_broken(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct pm_reading r;
 		struct err e = {{0}};
-		int rc = envoy_parse(PMT_BODY(bad[i].body), &r, &e);
+		int rc = pm_envoy_parse(PMT_BODY(bad[i].body), &r, &e);
 		if (rc != -1 || !strstr(e.msg, bad[i].msg))
 			fail_msg("case %zu: rc %d '%s'", i, rc, e.msg);
 	}
 	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
 		struct pm_reading r;
 		struct err e;
-		assert_int_equal(envoy_parse(PMT_BODY(pmt_garbage[i]), &r, &e), -1);
+		assert_int_equal(pm_envoy_parse(PMT_BODY(pmt_garbage[i]), &r, &e), -1);
 	}
 	/* only the first three lines count */
 	struct pm_reading r;
 	struct err e;
-	assert_int_equal(envoy_parse(PMT_BODY("{\"consumption\": [{\"measurementType\": "
-	                                      "\"net-consumption\", \"lines\": [{\"wNow\": 1}, "
-	                                      "{\"wNow\": 2}, {\"wNow\": 3}, {\"wNow\": 4}]}]}"),
-	                             &r, &e),
+	assert_int_equal(pm_envoy_parse(PMT_BODY("{\"consumption\": [{\"measurementType\": "
+	                                         "\"net-consumption\", \"lines\": [{\"wNow\": 1}, "
+	                                         "{\"wNow\": 2}, {\"wNow\": 3}, {\"wNow\": 4}]}]}"),
+	                                &r, &e),
 	                 0);
 	assert_int_equal(r.n, 3);
 }
@@ -89,27 +89,27 @@ static void test_token_flow_helpers(void **state)
 	char sid[64], tok[512];
 	struct err e = {{0}};
 	char *b = pmt_load("envoy/enlighten_login.json", &len);
-	assert_int_equal(envoy_parse_login(b, len, sid, sizeof(sid), &e), 0);
+	assert_int_equal(pm_envoy_parse_login(b, len, sid, sizeof(sid), &e), 0);
 	assert_string_equal(sid, "3f6b1c2d9e8a");
 	free(b);
-	assert_int_equal(envoy_parse_login(PMT_BODY("{\"message\": \"Invalid credentials\"}"), sid,
-	                                   sizeof(sid), &e),
+	assert_int_equal(pm_envoy_parse_login(PMT_BODY("{\"message\": \"Invalid credentials\"}"),
+	                                      sid, sizeof(sid), &e),
 	                 -1);
 	assert_non_null(strstr(e.msg, "Invalid credentials"));
-	assert_int_equal(envoy_parse_login(PMT_BODY("{\"session_id\": 5}"), sid, sizeof(sid), &e),
-	                 -1);
-	assert_int_equal(envoy_parse_login(PMT_BODY("<html>"), sid, sizeof(sid), &e), -1);
+	assert_int_equal(
+	        pm_envoy_parse_login(PMT_BODY("{\"session_id\": 5}"), sid, sizeof(sid), &e), -1);
+	assert_int_equal(pm_envoy_parse_login(PMT_BODY("<html>"), sid, sizeof(sid), &e), -1);
 	b = pmt_load("envoy/entrez_token.txt", &len);
-	assert_int_equal(envoy_check_jwt(b, len, tok, sizeof(tok), &e), 0);
+	assert_int_equal(pm_envoy_check_jwt(b, len, tok, sizeof(tok), &e), 0);
 	assert_int_equal(strlen(tok), len);
-	assert_int_equal(envoy_check_jwt(b, len, tok, 20, &e), -1);
+	assert_int_equal(pm_envoy_check_jwt(b, len, tok, 20, &e), -1);
 	free(b);
-	assert_int_equal(envoy_check_jwt(PMT_BODY("  eyJa.b.c\n"), tok, sizeof(tok), &e), 0);
+	assert_int_equal(pm_envoy_check_jwt(PMT_BODY("  eyJa.b.c\n"), tok, sizeof(tok), &e), 0);
 	assert_string_equal(tok, "eyJa.b.c");
 	static const char *const bad[] = {
 	        "", "eyJa.b", "eyJa.b.c.d", "xeyJa.b.c", "<html>login</html>", "eyJ a.b.c"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(envoy_check_jwt(PMT_BODY(bad[i]), tok, sizeof(tok), &e), -1);
+		assert_int_equal(pm_envoy_check_jwt(PMT_BODY(bad[i]), tok, sizeof(tok), &e), -1);
 		assert_null(strstr(e.msg, "eyJ"));
 	}
 }

@@ -5,7 +5,7 @@
 
 static int parse(const char *b, size_t n, struct pm_reading *r, struct err *e)
 {
-	return esphome_parse(b, n, r, e);
+	return pm_esphome_parse(b, n, r, e);
 }
 
 static void test_recorded(void **state)

@@ -5,7 +5,7 @@
 
 static int parse(const char *b, size_t n, struct pm_reading *r, struct err *e)
 {
-	return fronius_parse(b, n, false, r, e);
+	return pm_fronius_parse(b, n, false, r, e);
 }
 
 static void test_recorded(void **state)
@@ -47,25 +47,25 @@ static void test_more_recorded(void **state)
 	struct pm_reading r;
 	struct err e = {{0}};
 	char *b = pmt_load("fronius/export.json", &len);
-	assert_int_equal(fronius_parse(b, len, false, &r, &e), 0);
+	assert_int_equal(pm_fronius_parse(b, len, false, &r, &e), 0);
 	assert_float_equal(r.w[0], -834.13, 1e-9);
 	free(b);
 	b = pmt_load("fronius/per_phase.json", &len);
-	assert_int_equal(fronius_parse(b, len, true, &r, &e), 0);
+	assert_int_equal(pm_fronius_parse(b, len, true, &r, &e), 0);
 	assert_int_equal(r.n, 3);
 	assert_float_equal(r.w[0], 100, 0);
 	assert_float_equal(r.w[1], 200, 0);
 	assert_float_equal(r.w[2], 300, 0);
 	free(b);
 	b = pmt_load("fronius/per_phase_missing.json", &len);
-	assert_int_equal(fronius_parse(b, len, true, &r, &e), 0);
+	assert_int_equal(pm_fronius_parse(b, len, true, &r, &e), 0);
 	assert_int_equal(r.n, 3);
 	assert_float_equal(r.w[0], 150, 0);
 	assert_float_equal(r.w[1], 0, 0);
 	assert_float_equal(r.w[2], 0, 0);
 	free(b);
 	b = pmt_load("fronius/api_error.json", &len);
-	assert_int_equal(fronius_parse(b, len, false, &r, &e), -1);
+	assert_int_equal(pm_fronius_parse(b, len, false, &r, &e), -1);
 	assert_non_null(strstr(e.msg, "device not available"));
 	free(b);
 }

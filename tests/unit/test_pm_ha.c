@@ -12,41 +12,42 @@
 
 #define MSG(s) (s), strlen(s)
 
-static void init_ok(struct ha_model *m, const char *cur, bool calc, const char *in, const char *out)
+static void init_ok(struct pm_ha_model *m, const char *cur, bool calc, const char *in,
+                    const char *out)
 {
 	struct err e = {{0}};
-	int rc = ha_model_init(m, cur, calc, in, out, &e);
+	int rc = pm_ha_model_init(m, cur, calc, in, out, &e);
 	if (rc != 0)
 		fail_msg("init: %s", e.msg);
 }
 
-static void event(struct ha_model *m, const char *json, struct ha_msg_info *info)
+static void event(struct pm_ha_model *m, const char *json, struct pm_ha_msg_info *info)
 {
-	assert_int_equal(ha_handle_message(m, json, strlen(json), info), HA_MSG_EVENT);
+	assert_int_equal(pm_ha_handle_message(m, json, strlen(json), info), HA_MSG_EVENT);
 }
 
-static void expect_values(const struct ha_model *m, unsigned n, const double *v)
+static void expect_values(const struct pm_ha_model *m, unsigned n, const double *v)
 {
 	struct pm_reading r;
 	const char *missing = NULL;
-	assert_int_equal(ha_model_values(m, &r, &missing), 0);
+	assert_int_equal(pm_ha_model_values(m, &r, &missing), 0);
 	assert_int_equal(r.n, n);
 	for (unsigned i = 0; i < n; i++)
 		assert_float_equal(r.w[i], v[i], 1e-9);
 }
 
-static void expect_missing(const struct ha_model *m, const char *eid)
+static void expect_missing(const struct pm_ha_model *m, const char *eid)
 {
 	struct pm_reading r;
 	const char *missing = NULL;
-	assert_int_equal(ha_model_values(m, &r, &missing), -1);
+	assert_int_equal(pm_ha_model_values(m, &r, &missing), -1);
 	assert_string_equal(missing, eid);
 }
 
 static void test_config_lists(void **state)
 {
 	(void)state;
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, " sensor.c , sensor.a,sensor.b", false, NULL, NULL);
 	assert_int_equal(m.n_ids, 3);
 	assert_string_equal(m.id[0], "sensor.a");
@@ -80,7 +81,8 @@ static void test_config_lists(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct err e = {{0}};
 		assert_int_equal(
-		        ha_model_init(&m, bad[i].cur, bad[i].calc, bad[i].in, bad[i].out, &e), -1);
+		        pm_ha_model_init(&m, bad[i].cur, bad[i].calc, bad[i].in, bad[i].out, &e),
+		        -1);
 		if (!strstr(e.msg, bad[i].msg))
 			fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, bad[i].msg);
 	}
@@ -92,11 +94,11 @@ static void test_recorded_stream(void **state)
 	(void)state;
 	size_t len;
 	char *buf = pmt_load("homeassistant/stream_three_phase.jsonl", &len);
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, "sensor.power_phase1,sensor.power_phase2,sensor.power_phase3", false, NULL,
 	        NULL);
 	static const struct {
-		enum ha_msg_type type;
+		enum pm_ha_msg_type type;
 		bool fresh, invalidated, ready;
 		double v[3];
 	} want[] = {
@@ -115,8 +117,8 @@ static void test_recorded_stream(void **state)
 	char *save = NULL;
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		assert_true(k < sizeof(want) / sizeof(want[0]));
-		struct ha_msg_info info;
-		assert_int_equal(ha_handle_message(&m, line, strlen(line), &info), want[k].type);
+		struct pm_ha_msg_info info;
+		assert_int_equal(pm_ha_handle_message(&m, line, strlen(line), &info), want[k].type);
 		assert_int_equal(info.fresh, want[k].fresh);
 		assert_int_equal(info.invalidated, want[k].invalidated);
 		if (want[k].ready)
@@ -143,10 +145,10 @@ static void test_calculate_stream(void **state)
 	(void)state;
 	size_t len;
 	char *buf = pmt_load("homeassistant/stream_calculate.jsonl", &len);
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, NULL, true, "sensor.power_input", "sensor.power_output");
 	char *save = NULL;
-	struct ha_msg_info info;
+	struct pm_ha_msg_info info;
 	char *l1 = strtok_r(buf, "\n", &save);
 	char *l2 = strtok_r(NULL, "\n", &save);
 	char *l3 = strtok_r(NULL, "\n", &save);
@@ -166,10 +168,10 @@ static void test_calculate_stream(void **state)
 static void test_three_phase_calculated(void **state)
 {
 	(void)state;
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, "", true, "sensor.power_in_1,sensor.power_in_2,sensor.power_in_3",
 	        "sensor.power_out_1,sensor.power_out_2,sensor.power_out_3");
-	struct ha_msg_info info;
+	struct pm_ha_msg_info info;
 	event(&m,
 	      "{\"type\":\"event\",\"event\":{\"a\":{"
 	      "\"sensor.power_in_1\":{\"s\":\"1000\"},\"sensor.power_out_1\":{\"s\":\"200\"},"
@@ -182,9 +184,9 @@ static void test_three_phase_calculated(void **state)
 static void test_touch_before_value_is_ignored(void **state)
 {
 	(void)state;
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, "sensor.current_power", false, NULL, NULL);
-	struct ha_msg_info info;
+	struct pm_ha_msg_info info;
 	event(&m,
 	      "{\"id\":1,\"type\":\"event\",\"event\":{\"c\":{\"sensor.current_power\":"
 	      "{\"+\":{\"lu\":1000.0}}}}}",
@@ -235,13 +237,13 @@ static void test_states(void **state)
 	        {"{}", false, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct ha_model m;
+		struct pm_ha_model m;
 		init_ok(&m, "sensor.p", false, NULL, NULL);
 		char msg[256];
 		snprintf(msg, sizeof(msg),
 		         "{\"type\":\"event\",\"event\":{\"a\":{\"sensor.p\":{\"s\":%s}}}}",
 		         cases[i].s);
-		struct ha_msg_info info;
+		struct pm_ha_msg_info info;
 		event(&m, msg, &info);
 		assert_int_equal(m.valid[0], cases[i].ok);
 		assert_int_equal(info.fresh, cases[i].ok);
@@ -254,14 +256,14 @@ static void test_states(void **state)
 static void test_invalidate_on_reconnect(void **state)
 {
 	(void)state;
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, "sensor.current_power", false, NULL, NULL);
-	struct ha_msg_info info;
+	struct pm_ha_msg_info info;
 	event(&m,
 	      "{\"type\":\"event\",\"event\":{\"a\":{\"sensor.current_power\":{\"s\":\"100\"}}}}",
 	      &info);
 	expect_values(&m, 1, (const double[]){100});
-	ha_model_invalidate(&m);
+	pm_ha_model_invalidate(&m);
 	expect_missing(&m, "sensor.current_power");
 	event(&m,
 	      "{\"type\":\"event\",\"event\":{\"a\":{\"sensor.current_power\":{\"s\":\"250\"}}}}",
@@ -272,25 +274,25 @@ static void test_invalidate_on_reconnect(void **state)
 static void test_control_messages(void **state)
 {
 	(void)state;
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, "sensor.p", false, NULL, NULL);
-	struct ha_msg_info info;
+	struct pm_ha_msg_info info;
 	size_t len;
 	char *b = pmt_load("homeassistant/auth_invalid.json", &len);
-	assert_int_equal(ha_handle_message(&m, b, len, &info), HA_MSG_AUTH_INVALID);
+	assert_int_equal(pm_ha_handle_message(&m, b, len, &info), HA_MSG_AUTH_INVALID);
 	assert_string_equal(info.message, "Invalid access token or password");
 	free(b);
 	b = pmt_load("homeassistant/subscribe_failed.json", &len);
-	assert_int_equal(ha_handle_message(&m, b, len, &info), HA_MSG_RESULT);
+	assert_int_equal(pm_ha_handle_message(&m, b, len, &info), HA_MSG_RESULT);
 	assert_int_equal(info.id, 1);
 	assert_false(info.success);
 	assert_string_equal(info.message, "Entity IDs must be valid");
 	free(b);
-	assert_int_equal(ha_handle_message(&m, MSG("{\"type\":\"pong\",\"id\":3}"), &info),
+	assert_int_equal(pm_ha_handle_message(&m, MSG("{\"type\":\"pong\",\"id\":3}"), &info),
 	                 HA_MSG_OTHER);
-	assert_int_equal(ha_handle_message(&m, MSG("{\"id\":3}"), &info), HA_MSG_OTHER);
+	assert_int_equal(pm_ha_handle_message(&m, MSG("{\"id\":3}"), &info), HA_MSG_OTHER);
 	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
-		enum ha_msg_type t = ha_handle_message(&m, PMT_BODY(pmt_garbage[i]), &info);
+		enum pm_ha_msg_type t = pm_ha_handle_message(&m, PMT_BODY(pmt_garbage[i]), &info);
 		assert_int_equal(t, HA_MSG_BAD);
 	}
 	/* malformed events change nothing */
@@ -312,48 +314,48 @@ static void test_control_messages(void **state)
 static void test_seed(void **state)
 {
 	(void)state;
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, "sensor.current_power", false, NULL, NULL);
 	size_t len;
 	struct err e = {{0}};
 	char *b = pmt_load("homeassistant/rest_state.json", &len);
-	assert_int_equal(ha_apply_seed(&m, 0, b, len, &e), 1);
+	assert_int_equal(pm_ha_apply_seed(&m, 0, b, len, &e), 1);
 	expect_values(&m, 1, (const double[]){123});
 	/* a pushed value is newer: the seed does not overwrite it */
-	struct ha_msg_info info;
+	struct pm_ha_msg_info info;
 	event(&m,
 	      "{\"type\":\"event\",\"event\":{\"a\":{\"sensor.current_power\":{\"s\":\"999\"}}}}",
 	      &info);
-	assert_int_equal(ha_apply_seed(&m, 0, b, len, &e), 0);
+	assert_int_equal(pm_ha_apply_seed(&m, 0, b, len, &e), 0);
 	expect_values(&m, 1, (const double[]){999});
 	free(b);
-	ha_model_invalidate(&m);
+	pm_ha_model_invalidate(&m);
 	b = pmt_load("homeassistant/rest_unavailable.json", &len);
-	assert_int_equal(ha_apply_seed(&m, 0, b, len, &e), 0);
+	assert_int_equal(pm_ha_apply_seed(&m, 0, b, len, &e), 0);
 	assert_false(m.valid[0]);
 	free(b);
-	assert_int_equal(ha_apply_seed(&m, 0, MSG("[1,2]"), &e), -1);
-	assert_int_equal(ha_apply_seed(&m, 0, MSG("{\"state\":"), &e), -1);
-	assert_int_equal(ha_apply_seed(&m, 5, MSG("{}"), &e), -1);
+	assert_int_equal(pm_ha_apply_seed(&m, 0, MSG("[1,2]"), &e), -1);
+	assert_int_equal(pm_ha_apply_seed(&m, 0, MSG("{\"state\":"), &e), -1);
+	assert_int_equal(pm_ha_apply_seed(&m, 5, MSG("{}"), &e), -1);
 }
 
 static void test_outgoing(void **state)
 {
 	(void)state;
-	char *s = ha_msg_auth("tok\"en");
+	char *s = pm_ha_msg_auth("tok\"en");
 	assert_string_equal(s, "{\"type\":\"auth\",\"access_token\":\"tok\\\"en\"}");
 	free(s);
-	struct ha_model m;
+	struct pm_ha_model m;
 	init_ok(&m, "sensor.power_phase3,sensor.power_phase1,sensor.power_phase2", false, NULL,
 	        NULL);
-	s = ha_msg_subscribe(&m, 1);
+	s = pm_ha_msg_subscribe(&m, 1);
 	assert_string_equal(s, "{\"id\":1,\"type\":\"subscribe_entities\",\"entity_ids\":["
 	                       "\"sensor.power_phase1\",\"sensor.power_phase2\","
 	                       "\"sensor.power_phase3\"]}");
 	free(s);
 	/* calculate mode subscribes inputs and outputs */
 	init_ok(&m, NULL, true, "sensor.power_input", "sensor.power_output");
-	s = ha_msg_subscribe(&m, 7);
+	s = pm_ha_msg_subscribe(&m, 7);
 	cJSON *j = cJSON_Parse(s);
 	assert_non_null(j);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "entity_ids")), 2);

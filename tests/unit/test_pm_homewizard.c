@@ -15,7 +15,7 @@ static void test_recorded_stream(void **state)
 	size_t len;
 	char *buf = pmt_load("homewizard/stream.jsonl", &len);
 	static const struct {
-		enum hw_msg_type type;
+		enum pm_hw_msg_type type;
 		int have;
 		unsigned n;
 		double v[3];
@@ -37,7 +37,7 @@ static void test_recorded_stream(void **state)
 		struct pm_reading r;
 		int have = -1;
 		struct err e = {{0}};
-		assert_int_equal(hw_handle_message(line, strlen(line), &r, &have, &e),
+		assert_int_equal(pm_hw_handle_message(line, strlen(line), &r, &have, &e),
 		                 want[k].type);
 		assert_int_equal(have, want[k].have);
 		if (have) {
@@ -60,10 +60,10 @@ static void test_broken(void **state)
 	int have;
 	struct err e;
 	for (size_t i = 0; i < PMT_N_GARBAGE; i++)
-		assert_int_equal(hw_handle_message(PMT_BODY(pmt_garbage[i]), &r, &have, &e),
+		assert_int_equal(pm_hw_handle_message(PMT_BODY(pmt_garbage[i]), &r, &have, &e),
 		                 HW_MSG_BAD);
-	assert_int_equal(hw_handle_message(MSG("[1,2,3]"), &r, &have, &e), HW_MSG_BAD);
-	assert_int_equal(hw_handle_message(MSG("\"just a string\""), &r, &have, &e), HW_MSG_BAD);
+	assert_int_equal(pm_hw_handle_message(MSG("[1,2,3]"), &r, &have, &e), HW_MSG_BAD);
+	assert_int_equal(pm_hw_handle_message(MSG("\"just a string\""), &r, &have, &e), HW_MSG_BAD);
 	static const struct {
 		const char *msg, *err;
 	} bad[] = {
@@ -77,19 +77,20 @@ static void test_broken(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&e, 0, sizeof(e));
-		assert_int_equal(hw_handle_message(MSG(bad[i].msg), &r, &have, &e),
+		assert_int_equal(pm_hw_handle_message(MSG(bad[i].msg), &r, &have, &e),
 		                 HW_MSG_MEASUREMENT);
 		assert_int_equal(have, 0);
 		if (!strstr(e.msg, bad[i].err))
 			fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, bad[i].err);
 	}
-	assert_int_equal(hw_handle_message(MSG("{\"type\":\"error\",\"data\":5}"), &r, &have, &e),
-	                 HW_MSG_ERROR);
+	assert_int_equal(
+	        pm_hw_handle_message(MSG("{\"type\":\"error\",\"data\":5}"), &r, &have, &e),
+	        HW_MSG_ERROR);
 	assert_string_equal(e.msg, "error without a message");
 	/* numbers as the dongle may send them: floats and numeric strings */
-	assert_int_equal(hw_handle_message(MSG("{\"type\":\"measurement\",\"data\":"
-	                                       "{\"power_w\":\"12.5\"}}"),
-	                                   &r, &have, &e),
+	assert_int_equal(pm_hw_handle_message(MSG("{\"type\":\"measurement\",\"data\":"
+	                                          "{\"power_w\":\"12.5\"}}"),
+	                                      &r, &have, &e),
 	                 HW_MSG_MEASUREMENT);
 	assert_int_equal(have, 1);
 	assert_float_equal(r.w[0], 12.5, 1e-9);
@@ -98,13 +99,13 @@ static void test_broken(void **state)
 static void test_outgoing(void **state)
 {
 	(void)state;
-	char *s = hw_msg_auth("ABCD1234");
+	char *s = pm_hw_msg_auth("ABCD1234");
 	assert_string_equal(s, "{\"type\":\"authorization\",\"data\":\"ABCD1234\"}");
 	free(s);
-	s = hw_msg_subscribe();
+	s = pm_hw_msg_subscribe();
 	assert_string_equal(s, "{\"type\":\"subscribe\",\"data\":\"measurement\"}");
 	free(s);
-	s = hw_msg_auth("a\"b\\c");
+	s = pm_hw_msg_auth("a\"b\\c");
 	cJSON *j = cJSON_Parse(s);
 	assert_string_equal(cJSON_GetObjectItem(j, "data")->valuestring, "a\"b\\c");
 	cJSON_Delete(j);

@@ -3,12 +3,12 @@
 #include "pm_test_util.h"
 #include "astrameter/pm_parsers.h"
 
-static const struct iobroker_cfg single = {
+static const struct pm_iobroker_cfg single = {
         .current_alias = "alias1", .input_alias = "input_alias", .output_alias = "output_alias"};
-static const struct iobroker_cfg calc = {.current_alias = "alias1",
-                                         .calculate = true,
-                                         .input_alias = "input_alias",
-                                         .output_alias = "output_alias"};
+static const struct pm_iobroker_cfg calc = {.current_alias = "alias1",
+                                            .calculate = true,
+                                            .input_alias = "input_alias",
+                                            .output_alias = "output_alias"};
 
 static void test_recorded(void **state)
 {
@@ -17,16 +17,16 @@ static void test_recorded(void **state)
 	struct pm_reading r;
 	struct err e = {{0}};
 	char *b = pmt_load("iobroker/single.json", &len);
-	assert_int_equal(iobroker_parse(b, len, &single, &r, &e), 0);
+	assert_int_equal(pm_iobroker_parse(b, len, &single, &r, &e), 0);
 	assert_float_equal(r.w[0], 100, 0);
 	free(b);
 	b = pmt_load("iobroker/calculate.json", &len);
-	assert_int_equal(iobroker_parse(b, len, &calc, &r, &e), 0);
+	assert_int_equal(pm_iobroker_parse(b, len, &calc, &r, &e), 0);
 	assert_float_equal(r.w[0], 150, 0);
 	free(b);
 	/* calculate: a missing alias counts as 0, as the reference */
-	assert_int_equal(iobroker_parse(PMT_BODY("[{\"id\":\"input_alias\",\"val\":\"42\"}]"),
-	                                &calc, &r, &e),
+	assert_int_equal(pm_iobroker_parse(PMT_BODY("[{\"id\":\"input_alias\",\"val\":\"42\"}]"),
+	                                   &calc, &r, &e),
 	                 0);
 	assert_float_equal(r.w[0], 42, 0);
 }
@@ -50,14 +50,14 @@ static void test_broken(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct pm_reading r;
 		struct err e = {{0}};
-		int rc = iobroker_parse(PMT_BODY(bad[i].body), &single, &r, &e);
+		int rc = pm_iobroker_parse(PMT_BODY(bad[i].body), &single, &r, &e);
 		if (rc != -1 || !strstr(e.msg, bad[i].msg))
 			fail_msg("case %zu: rc %d '%s'", i, rc, e.msg);
 	}
 	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
 		struct pm_reading r;
 		struct err e;
-		assert_int_equal(iobroker_parse(PMT_BODY(pmt_garbage[i]), &single, &r, &e), -1);
+		assert_int_equal(pm_iobroker_parse(PMT_BODY(pmt_garbage[i]), &single, &r, &e), -1);
 	}
 }
 

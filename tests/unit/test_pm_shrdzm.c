@@ -5,7 +5,7 @@
 
 static int parse(const char *b, size_t n, struct pm_reading *r, struct err *e)
 {
-	return shrdzm_parse(b, n, r, e);
+	return pm_shrdzm_parse(b, n, r, e);
 }
 
 static void test_recorded(void **state)

@@ -10,13 +10,14 @@ static void test_recorded(void **state)
 	double w = 0;
 	struct err e = {{0}};
 	char *b = pmt_load("vzlogger/channel.json", &len);
-	assert_int_equal(vzlogger_parse(b, len, &w, &e), 0);
+	assert_int_equal(pm_vzlogger_parse(b, len, &w, &e), 0);
 	assert_float_equal(w, 900, 0);
 	free(b);
 	assert_int_equal(
-	        vzlogger_parse(PMT_BODY("{\"version\":\"0.8\",\"data\":[{\"uuid\":\"u\",\"tuples\":"
-	                                "[[1700000000000,-523.7,1]]}]}"),
-	                       &w, &e),
+	        pm_vzlogger_parse(
+	                PMT_BODY("{\"version\":\"0.8\",\"data\":[{\"uuid\":\"u\",\"tuples\":"
+	                         "[[1700000000000,-523.7,1]]}]}"),
+	                &w, &e),
 	        0);
 	assert_float_equal(w, -523, 0);
 }
@@ -41,14 +42,14 @@ static void test_broken(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		double w;
 		struct err e = {{0}};
-		int rc = vzlogger_parse(PMT_BODY(bad[i].body), &w, &e);
+		int rc = pm_vzlogger_parse(PMT_BODY(bad[i].body), &w, &e);
 		if (rc != -1 || !strstr(e.msg, bad[i].msg))
 			fail_msg("case %zu: rc %d '%s'", i, rc, e.msg);
 	}
 	for (size_t i = 0; i < PMT_N_GARBAGE; i++) {
 		double w;
 		struct err e;
-		assert_int_equal(vzlogger_parse(PMT_BODY(pmt_garbage[i]), &w, &e), -1);
+		assert_int_equal(pm_vzlogger_parse(PMT_BODY(pmt_garbage[i]), &w, &e), -1);
 	}
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* SML stream framer: the files of tests/fixtures/tibber_pulse one by one (same payload as
- * the existing sml_frame_scan), escapes, every prefix, and a read-head stream
+ * the existing pm_sml_frame_scan), escapes, every prefix, and a read-head stream
  * (tests/fixtures/sml_stream) fed in chunks of every size: exactly the good files come
  * out, in order, decoded by the existing SML decoder into the right watts. */
 #include <math.h>
@@ -40,8 +40,8 @@ static void test_files(void **state)
 		if (rc == 1) {
 			/* the same file and payload as the existing whole-body framer */
 			size_t start, end, plen;
-			assert_int_equal(sml_frame_scan((uint8_t *)b, len, &start, &end, p2,
-			                                sizeof(p2), &plen, &e),
+			assert_int_equal(pm_sml_frame_scan((uint8_t *)b, len, &start, &end, p2,
+			                                   sizeof(p2), &plen, &e),
 			                 1);
 			assert_int_equal(f.start, start);
 			assert_int_equal(f.end, end);
@@ -94,8 +94,8 @@ static void test_stream(void **state)
 	(void)state;
 	size_t len;
 	char *s = pmt_load("sml_stream/stream.bin", &len);
-	struct sml_obis_cfg cfg;
-	sml_obis_cfg_default(&cfg);
+	struct pm_sml_obis_cfg cfg;
+	pm_sml_obis_cfg_default(&cfg);
 	static const struct {
 		unsigned n;
 		double w[3];
@@ -117,9 +117,9 @@ static void test_stream(void **state)
 				if (rc == 1) {
 					struct pm_reading r;
 					assert_true(good < 3);
-					assert_int_equal(
-					        sml_payload_powers(payload, f.plen, &cfg, &r, &e),
-					        1);
+					assert_int_equal(pm_sml_payload_powers(payload, f.plen,
+					                                       &cfg, &r, &e),
+					                 1);
 					assert_int_equal(r.n, want[good].n);
 					for (unsigned k = 0; k < r.n; k++)
 						assert_float_equal(r.w[k], want[good].w[k], 1e-6);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* What upstream AstraMeter v2.2.3 accepts in config.ini, as a const table: every section
- * kind (GENERAL, CT002/CT003, MARSTEK, MQTT_INSIGHTS*, DEFAULT and the 21 powermeter
- * prefixes) with its keys, and which of them this daemon implements. It lets the daemon
+ * kind (GENERAL, CT002/CT003, MARSTEK, MQTT_INSIGHTS*, DEFAULT, and the 21 powermeter
+ * prefixes the powermeter registry registers) with its keys, and which of them this daemon
+ * implements. It lets the daemon
  * tell a user's typo ("unknown key") from a real upstream option we do not have yet ("not
  * supported yet"), so a config written for upstream never fails silently here.
  *
@@ -29,6 +30,8 @@ enum cfg_kind_class {
 #define CFG_KEY_HERE     0x1u /* implemented by this daemon */
 #define CFG_KEY_OBSOLETE 0x2u /* removed upstream in 2.0; both ignore it */
 #define CFG_KEY_LOCAL    0x4u /* ours only, upstream does not know it */
+#define CFG_KEY_SECRET   0x8u /* its value is a credential (cfg_key_is_secret() agrees) */
+#define CFG_KEY_UPSTREAM 0x0u /* upstream has it, this daemon does not (no HERE) */
 
 struct cfg_schema_key {
 	const char *name; /* upper case, as users write it */
@@ -39,8 +42,10 @@ struct cfg_schema_kind {
 	const char *name; /* section name, or prefix when prefix is true */
 	enum cfg_kind_class cls;
 	bool prefix;
-	bool here;      /* this daemon reads sections of this kind */
-	bool pm_common; /* also takes the common powermeter keys (NETMASK, POWER_OFFSET...) */
+	bool here; /* this daemon reads sections of this kind */
+	/* Keys every section of the kind also takes (the common powermeter keys NETMASK,
+	 * POWER_OFFSET...), or NULL; terminated by a NULL name. */
+	const struct cfg_schema_key *common;
 	const struct cfg_schema_key *keys; /* terminated by a NULL name */
 };
 
@@ -50,6 +55,15 @@ enum cfg_key_status {
 	CFG_KEY_SUPPORTED,         /* implemented here */
 	CFG_KEY_OBSOLETE_UPSTREAM, /* removed upstream; ignored */
 };
+
+/* Most powermeter kinds cfg_schema_set_meter_kinds() takes. */
+#define CFG_SCHEMA_MAX_METER_KINDS 32
+
+/* Registers the powermeter section kinds (the powermeter registry builds them from its
+ * driver table: pm_schema_kinds()). They are matched after the kinds this module knows
+ * (GENERAL, CT002, CT003, MARSTEK, DEFAULT, MQTT_INSIGHTS), in array order; the array is
+ * copied. Until this is called, powermeter sections are unknown sections. */
+void cfg_schema_set_meter_kinds(const struct cfg_schema_kind *kinds, size_t n);
 
 /* The whole table in upstream's matching order; *n receives its length. */
 const struct cfg_schema_kind *cfg_schema_kinds(size_t *n);

@@ -46,6 +46,31 @@ struct emu_ops {
 extern const struct emu_ops emu_ct002_ops;  /* ct002, ct003 */
 extern const struct emu_ops emu_shelly_ops; /* shellypro3em[_old|_new], shellyemg3, shellyproem50 */
 
+/* One emulated device type (a DEVICE_TYPE value): the only list of them is the table in
+ * src/emulators/registry.c. */
+#define EMU_MAX_PORTS 2
+struct emu_type {
+	const char *name;          /* DEVICE_TYPE value, lower case */
+	const struct emu_ops *ops; /* the emulator that serves it */
+	/* Default device id "<id_prefix>-ec4609c439c<N>" (N = 1-based position in
+	 * DEVICE_TYPE), or NULL for "device-<N>". */
+	const char *id_prefix;
+	/* CT kinds: the section holding UDP_PORT (falls back to [CT002]); NULL otherwise. */
+	const char *ct_section;
+	/* Fixed UDP ports (the Shelly kinds; a CT port comes from its section). */
+	uint16_t ports[EMU_MAX_PORTS];
+	size_t n_ports;
+};
+
+/* The type named device_type (exact, lower case), or NULL if unknown. */
+const struct emu_type *emu_type_find(const char *device_type);
+/* The whole table, in the reference's documentation order; *n receives its length. */
+const struct emu_type *emu_types(size_t *n);
+
+/* The names, comma-separated in table order ("ct002, ct003, ..."), into buf (truncated to
+ * fit). */
+void emu_type_names(char *buf, size_t len);
+
 /* The ops for a device type name, or NULL if unknown. */
 const struct emu_ops *emu_ops_for_type(const char *device_type);
 

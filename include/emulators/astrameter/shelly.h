@@ -30,10 +30,6 @@
 /* Longest device id accepted (its JSON-escaped form must fit SHELLY_MAX_DEVID_JSON). */
 #define SHELLY_MAX_DEVID      96
 #define SHELLY_MAX_DEVID_JSON (6 * SHELLY_MAX_DEVID + 3)
-/* Buffer size that holds any number shelly_py_repr() prints (long fixed-point forms of
- * values up to 1e16, or d.ddddddddddddddddde+308). */
-#define SHELLY_NUM_MAX 32
-
 enum shelly_method {
 	SHELLY_EM_GET_STATUS = 1,  /* "EM.GetStatus": a/b/c and total */
 	SHELLY_EM1_GET_STATUS = 2, /* "EM1.GetStatus": total only */
@@ -69,20 +65,6 @@ enum shelly_verdict shelly_parse_request(const void *buf, size_t len, struct she
 
 /* A short English phrase for a verdict, for logs. */
 const char *shelly_verdict_str(enum shelly_verdict v);
-
-/* Python's round(x, ndigits) for finite x and 0 <= ndigits <= 17: the exact binary value
- * rounded half-to-even to ndigits decimals, then read back. */
-double shelly_py_round(double x, int ndigits);
-
-/* Python's repr(float) / json.dumps of a float: shortest digits that read back to x,
- * fixed notation with at least one decimal ("100.0") when 1e-4 <= |x| < 1e16, else
- * "1e+16" style. Returns the length written, or -1 if it does not fit (len >=
- * SHELLY_NUM_MAX always fits) or x is not finite. */
-int shelly_py_repr(double x, char *buf, size_t len);
-
-/* Python 3.12+'s sum() of floats (Neumaier-compensated, as in the reference's Docker
- * image). */
-double shelly_py_sum(const double *v, size_t n);
 
 /* Per-phase value as upstream sends it: 0.001 if |p| < 0.1, else p (+0.001 if integral)
  * rounded to one decimal. */

@@ -20,7 +20,7 @@
 #define HA_MAX_ENTITIES (2 * PM_MAX_VALUES)
 #define HA_MAX_ID       256
 
-struct ha_model {
+struct pm_ha_model {
 	/* tracked entity ids, sorted and unique (the subscribe order) */
 	char id[HA_MAX_ENTITIES][HA_MAX_ID];
 	double val[HA_MAX_ENTITIES];
@@ -36,17 +36,17 @@ struct ha_model {
  * POWER_OUTPUT_ALIAS pair lists (calculate true): comma lists, items trimmed. -1 with e
  * if a list is empty, an item is blank or too long, the pair lists differ in length, or
  * there are more than PM_MAX_VALUES values. */
-int ha_model_init(struct ha_model *m, const char *current, bool calculate, const char *in,
-                  const char *out, struct err *e);
+int pm_ha_model_init(struct pm_ha_model *m, const char *current, bool calculate, const char *in,
+                     const char *out, struct err *e);
 /* Index of a tracked entity, or -1. */
-int ha_model_find(const struct ha_model *m, const char *eid, size_t len);
+int pm_ha_model_find(const struct pm_ha_model *m, const char *eid, size_t len);
 /* Forgets every value (after a disconnect). */
-void ha_model_invalidate(struct ha_model *m);
+void pm_ha_model_invalidate(struct pm_ha_model *m);
 /* The output values if every entity they need has one: 0 and *out filled; else -1 and
  * *missing names the first entity without a usable state. */
-int ha_model_values(const struct ha_model *m, struct pm_reading *out, const char **missing);
+int pm_ha_model_values(const struct pm_ha_model *m, struct pm_reading *out, const char **missing);
 
-enum ha_msg_type {
+enum pm_ha_msg_type {
 	HA_MSG_BAD,           /* not JSON, or not an object */
 	HA_MSG_OTHER,         /* a type we do not act on */
 	HA_MSG_AUTH_REQUIRED, /* send auth */
@@ -56,7 +56,7 @@ enum ha_msg_type {
 	HA_MSG_EVENT,         /* applied to the model: see fresh/changed */
 };
 
-struct ha_msg_info {
+struct pm_ha_msg_info {
 	long id;           /* "id" if present, else -1 */
 	bool success;      /* result */
 	char message[128]; /* auth_invalid message / result error message, truncated */
@@ -70,17 +70,17 @@ struct ha_msg_info {
 
 /* Decodes one text message and, for events, applies it to m. Events are applied whatever
  * their id (HA only sends events for our one subscription). */
-enum ha_msg_type ha_handle_message(struct ha_model *m, const char *msg, size_t len,
-                                   struct ha_msg_info *info);
+enum pm_ha_msg_type pm_ha_handle_message(struct pm_ha_model *m, const char *msg, size_t len,
+                                         struct pm_ha_msg_info *info);
 
 /* Applies a REST GET /api/states/<eid> body ({"entity_id": ..., "state": "123"}) for entity
  * index i, unless that entity already has a value (a pushed one is newer than the seed).
  * 1 if it gave the entity a usable value, 0 if it changed nothing or the state is not
  * numeric (the entity is then unusable), -1 if the body is not a state object. */
-int ha_apply_seed(struct ha_model *m, size_t i, const char *body, size_t len, struct err *e);
+int pm_ha_apply_seed(struct pm_ha_model *m, size_t i, const char *body, size_t len, struct err *e);
 
 /* The messages we send, as malloc'd NUL-terminated JSON (NULL on allocation failure). */
-char *ha_msg_auth(const char *token);
-char *ha_msg_subscribe(const struct ha_model *m, long id);
+char *pm_ha_msg_auth(const char *token);
+char *pm_ha_msg_subscribe(const struct pm_ha_model *m, long id);
 
 #endif

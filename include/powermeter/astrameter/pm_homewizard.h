@@ -15,7 +15,7 @@
 #define HW_MAX_AGE_MS  30000 /* a measurement older than this is stale */
 #define HW_WATCHDOG_MS 45000 /* no measurement this long: reconnect */
 
-enum hw_msg_type {
+enum pm_hw_msg_type {
 	HW_MSG_BAD,         /* not JSON / not an object */
 	HW_MSG_OTHER,       /* unknown type: ignored */
 	HW_MSG_AUTH_REQ,    /* authorization_requested: send the token */
@@ -27,12 +27,12 @@ enum hw_msg_type {
 /* Decodes one message. For HW_MSG_MEASUREMENT *have says whether out was filled (a
  * measurement without power fields, or with a non-numeric one, fills nothing and e says
  * why); for HW_MSG_ERROR / HW_MSG_BAD e says what. */
-enum hw_msg_type hw_handle_message(const char *msg, size_t len, struct pm_reading *out, int *have,
-                                   struct err *e);
+enum pm_hw_msg_type pm_hw_handle_message(const char *msg, size_t len, struct pm_reading *out,
+                                         int *have, struct err *e);
 
 /* {"type":"authorization","data":TOKEN} and {"type":"subscribe","data":"measurement"},
  * malloc'd (NULL on allocation failure). */
-char *hw_msg_auth(const char *token);
-char *hw_msg_subscribe(void);
+char *pm_hw_msg_auth(const char *token);
+char *pm_hw_msg_subscribe(void);
 
 #endif

@@ -28,6 +28,8 @@ struct cJSON;
 /* Parses body as JSON. NULL with e = "empty body" / "body is not valid JSON". The caller
  * frees the result with cJSON_Delete. */
 struct cJSON *pmj_parse(const char *body, size_t len, struct err *e);
+/* pmj_parse, and the top level must be an object ("expected a JSON object"). */
+struct cJSON *pmj_parse_object(const char *body, size_t len, struct err *e);
 /* Object member by exact key; NULL with e = "missing field 'key'" (also when obj is not an
  * object: "expected an object around 'key'"). */
 const struct cJSON *pmj_member(const struct cJSON *obj, const char *key, struct err *e);
@@ -45,25 +47,25 @@ int pmj_urlencode(const char *in, char *out, size_t cap);
 
 /* ---- SHELLY ---- */
 
-enum shelly_type {
-	SHELLY_1PM,     /* /meter/<i> or /status meters[] */
-	SHELLY_PLUS1PM, /* /rpc/Switch.GetStatus?id=0 apower */
-	SHELLY_EM,      /* EM and 3EM: /emeter/<i> or /status emeters[] */
-	SHELLY_3EMPRO,  /* /rpc/EM.GetStatus?id=0 */
+enum pm_shelly_type {
+	PM_SHELLY_1PM,     /* /meter/<i> or /status meters[] */
+	PM_SHELLY_PLUS1PM, /* /rpc/Switch.GetStatus?id=0 apower */
+	PM_SHELLY_EM,      /* EM and 3EM: /emeter/<i> or /status emeters[] */
+	PM_SHELLY_3EMPRO,  /* /rpc/EM.GetStatus?id=0 */
 };
 
 /* Maps the TYPE key ("1PM", "PLUS1PM", "EM", "3EM", "3EMPro"; exact case as upstream).
  * 0/-1. */
-int shelly_type_parse(const char *s, enum shelly_type *out);
+int pm_shelly_type_parse(const char *s, enum pm_shelly_type *out);
 /* Parses a Shelly response. indexed: METER_INDEX was set (body is one meter object).
  * Gen1 lists give one value per meter; 3EMPro gives a/b/c_act_power when all three are
  * present (beyond the reference, which returns only the total), else total_act_power. */
-int shelly_parse(const char *body, size_t len, enum shelly_type type, bool indexed,
-                 struct pm_reading *out, struct err *e);
+int pm_shelly_parse(const char *body, size_t len, enum pm_shelly_type type, bool indexed,
+                    struct pm_reading *out, struct err *e);
 
 /* ---- TASMOTA ---- */
 
-struct tasmota_cfg {
+struct pm_tasmota_cfg {
 	const char *status;        /* JSON_STATUS, e.g. "StatusSNS" */
 	const char *prefix;        /* JSON_PAYLOAD_MQTT_PREFIX, e.g. "ENERGY" */
 	bool calculate;            /* JSON_POWER_CALCULATE: values are in - out per pair */
@@ -73,24 +75,24 @@ struct tasmota_cfg {
 	size_t n_pairs;
 };
 
-int tasmota_parse(const char *body, size_t len, const struct tasmota_cfg *cfg,
-                  struct pm_reading *out, struct err *e);
+int pm_tasmota_parse(const char *body, size_t len, const struct pm_tasmota_cfg *cfg,
+                     struct pm_reading *out, struct err *e);
 
 /* ---- SHRDZM, EMLOG, ESPHOME, AMIS_READER ---- */
 
 /* "1.7.0" - "2.7.0". */
-int shrdzm_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
+int pm_shrdzm_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
 /* "Leistung170", minus "Leistung270" when calculate. */
-int emlog_parse(const char *body, size_t len, bool calculate, struct pm_reading *out,
-                struct err *e);
+int pm_emlog_parse(const char *body, size_t len, bool calculate, struct pm_reading *out,
+                   struct err *e);
 /* "value". */
-int esphome_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
+int pm_esphome_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
 /* "saldo". */
-int amisreader_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
+int pm_amisreader_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
 
 /* ---- IOBROKER ---- */
 
-struct iobroker_cfg {
+struct pm_iobroker_cfg {
 	const char *current_alias; /* CURRENT_POWER_ALIAS */
 	bool calculate;            /* POWER_CALCULATE */
 	const char *input_alias, *output_alias;
@@ -98,38 +100,38 @@ struct iobroker_cfg {
 
 /* getBulk answer: a list of {"id","val"}. Without calculate the current alias must be
  * present; with calculate a missing alias counts as 0 (as the reference). */
-int iobroker_parse(const char *body, size_t len, const struct iobroker_cfg *cfg,
-                   struct pm_reading *out, struct err *e);
+int pm_iobroker_parse(const char *body, size_t len, const struct pm_iobroker_cfg *cfg,
+                      struct pm_reading *out, struct err *e);
 
 /* ---- VZLOGGER ---- */
 
 /* One channel body: data[0].tuples[0][1] as int. */
-int vzlogger_parse(const char *body, size_t len, double *w, struct err *e);
+int pm_vzlogger_parse(const char *body, size_t len, double *w, struct err *e);
 
 /* ---- FRONIUS ---- */
 
 /* Head.Status.Code must be 0 (absent = 0); Body.Data.PowerReal_P_Sum, or with per_phase
  * PowerReal_P_Phase_1..3 (absent phase = 0). */
-int fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
-                  struct err *e);
+int pm_fronius_parse(const char *body, size_t len, bool per_phase, struct pm_reading *out,
+                     struct err *e);
 
 /* ---- TQ_EM (TQ Energy Manager) ---- */
 
 /* The login/read flow as a pure state machine: the driver asks what to send, sends it,
  * and feeds the answer back. A session is (re)established when none exists, after 30 min
  * without use, and once when data.php answers 401/403 or status >= 900. */
-#define TQ_EM_MAX_IDLE_MS (30 * 60 * 1000)
+#define PM_TQ_EM_MAX_IDLE_MS (30 * 60 * 1000)
 
-enum tq_em_action {
-	TQ_EM_GET_START,  /* GET /start.php */
-	TQ_EM_POST_LOGIN, /* POST /start.php, form body from tq_em_login_form() */
-	TQ_EM_GET_DATA,   /* GET /mum-webservice/data.php */
-	TQ_EM_DONE,       /* *out holds the reading */
-	TQ_EM_FAIL,       /* e says why; the session is dropped */
+enum pm_tq_em_action {
+	PM_TQ_EM_GET_START,  /* GET /start.php */
+	PM_TQ_EM_POST_LOGIN, /* POST /start.php, form body from pm_tq_em_login_form() */
+	PM_TQ_EM_GET_DATA,   /* GET /mum-webservice/data.php */
+	PM_TQ_EM_DONE,       /* *out holds the reading */
+	PM_TQ_EM_FAIL,       /* e says why; the session is dropped */
 };
 
-struct tq_em_sm {
-	enum tq_em_action pending; /* request in flight */
+struct pm_tq_em_sm {
+	enum pm_tq_em_action pending; /* request in flight */
 	bool have_session;
 	bool relogged; /* this poll already re-logged in once */
 	char serial[64];
@@ -137,55 +139,56 @@ struct tq_em_sm {
 };
 
 /* Starts a poll at now; returns the first request to make. */
-enum tq_em_action tq_em_sm_begin(struct tq_em_sm *sm, ev_ms now);
+enum pm_tq_em_action pm_tq_em_sm_begin(struct pm_tq_em_sm *sm, ev_ms now);
 /* Feeds the answer to the pending request (status 0 = transport failure, then body may
- * be NULL). Returns the next request, TQ_EM_DONE (out filled) or TQ_EM_FAIL (e set). */
-enum tq_em_action tq_em_sm_step(struct tq_em_sm *sm, long status, const char *body, size_t len,
-                                struct pm_reading *out, struct err *e);
+ * be NULL). Returns the next request, PM_TQ_EM_DONE (out filled) or PM_TQ_EM_FAIL (e set). */
+enum pm_tq_em_action pm_tq_em_sm_step(struct pm_tq_em_sm *sm, long status, const char *body,
+                                      size_t len, struct pm_reading *out, struct err *e);
 /* Form body of the login POST: login=<serial>&save_login=1[&password=<pw>]. 0/-1. */
-int tq_em_login_form(const struct tq_em_sm *sm, const char *password, char *out, size_t cap);
+int pm_tq_em_login_form(const struct pm_tq_em_sm *sm, const char *password, char *out, size_t cap);
 /* data.php payload: per phase 21/41/61.4.0 minus 22/42/62.4.0 if any phase key is
  * present, else 1.4.0 minus 2.4.0; absent keys count 0. Returns 0, 1 if the session has
  * expired (status >= 900), -1 on error. */
-int tq_em_parse_data(const char *body, size_t len, struct pm_reading *out, struct err *e);
+int pm_tq_em_parse_data(const char *body, size_t len, struct pm_reading *out, struct err *e);
 
 /* ---- FRITZ (FRITZ!Box AHA interface) ---- */
 
-#define FRITZ_INVALID_SID "0000000000000000"
+#define PM_FRITZ_INVALID_SID "0000000000000000"
 
 /* Removes every blank from ain and appends "-1" unless it ends in "-<digits>". -1 if the
  * result is empty or does not fit. */
-int fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e);
+int pm_fritz_normalize_ain(const char *ain, char *out, size_t cap, struct err *e);
 /* Challenge response for login_sid.lua: "2$it1$salt1$it2$salt2" -> PBKDF2-SHA256 twice,
  * "<salt2>$<hex>"; anything else -> legacy "<chal>-<md5(utf16le(chal-password))>". */
-int fritz_login_response(const char *challenge, const char *password, char *out, size_t cap,
-                         struct err *e);
+int pm_fritz_login_response(const char *challenge, const char *password, char *out, size_t cap,
+                            struct err *e);
 /* SessionInfo XML: SID (absent = invalid SID), Challenge (may be empty), BlockTime. */
-int fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap, char *challenge,
-                        size_t chal_cap, long *block_time, struct err *e);
+int pm_fritz_parse_session(const char *body, size_t len, char *sid, size_t sid_cap, char *challenge,
+                           size_t chal_cap, long *block_time, struct err *e);
 /* getdevicelistinfos XML: the device whose identifier (blanks removed) equals ain (already
  * normalised); its powermeter/power in mW, returned in W. */
-int fritz_parse_devicelist(const char *body, size_t len, const char *ain, double *w, struct err *e);
+int pm_fritz_parse_devicelist(const char *body, size_t len, const char *ain, double *w,
+                              struct err *e);
 
 /* ---- ENVOY (Enphase IQ Gateway) ---- */
 
 /* production.json: the consumption[] entry with measurementType "net-consumption";
  * lines[:3].wNow when lines is a non-empty list, else wNow. */
-int envoy_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
+int pm_envoy_parse(const char *body, size_t len, struct pm_reading *out, struct err *e);
 /* Enlighten login answer: the session_id string. */
-int envoy_parse_login(const char *body, size_t len, char *session_id, size_t cap, struct err *e);
+int pm_envoy_parse_login(const char *body, size_t len, char *session_id, size_t cap, struct err *e);
 /* entrez answer: the trimmed text must look like a JWT (starts "eyJ", exactly two dots). */
-int envoy_check_jwt(const char *body, size_t len, char *token, size_t cap, struct err *e);
+int pm_envoy_check_jwt(const char *body, size_t len, char *token, size_t cap, struct err *e);
 
 /* ---- TIBBER_PULSE ---- */
 
-struct sml_obis_cfg;
+struct pm_sml_obis_cfg;
 
 /* A Pulse Bridge mirrors a push source, so a poll sometimes catches an incomplete or
  * CRC-bad telegram; the last good reading is reused for up to this long (#518). */
-#define TIBBER_PULSE_STALE_MS 15000
+#define PM_TIBBER_PULSE_STALE_MS 15000
 
-struct tibber_pulse_cache {
+struct pm_tibber_pulse_cache {
 	struct pm_reading last;
 	ev_ms last_good;
 	bool have;
@@ -193,9 +196,9 @@ struct tibber_pulse_cache {
 
 /* Decodes a /data.json body (raw SML bytes) at now. A frame without the power registers
  * gives [0] as the reference does. An undecodable body reuses the cached reading while it
- * is at most TIBBER_PULSE_STALE_MS old, else -1 with e set. 0 = out filled. */
-int tibber_pulse_decode(struct tibber_pulse_cache *c, const unsigned char *body, size_t len,
-                        const struct sml_obis_cfg *obis, ev_ms now, struct pm_reading *out,
-                        struct err *e);
+ * is at most PM_TIBBER_PULSE_STALE_MS old, else -1 with e set. 0 = out filled. */
+int pm_tibber_pulse_decode(struct pm_tibber_pulse_cache *c, const unsigned char *body, size_t len,
+                           const struct pm_sml_obis_cfg *obis, ev_ms now, struct pm_reading *out,
+                           struct err *e);
 
 #endif

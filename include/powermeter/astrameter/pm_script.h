@@ -15,6 +15,6 @@
  * blanks around, "1e3", "1_000"); blank lines are skipped; line ends are \n, \r\n or \r.
  * 0, or -1 with e = "line N is not a number: '...'" / "no output" / "more than 8
  * values" / "value out of range". out->at is left 0. */
-int script_parse_output(const char *buf, size_t len, struct pm_reading *out, struct err *e);
+int pm_script_parse_output(const char *buf, size_t len, struct pm_reading *out, struct err *e);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "astrameter/cfg_schema.h"
 #include "astrameter/config.h"
 #include "astrameter/err.h"
 #include "astrameter/ev.h"
@@ -35,6 +36,11 @@ struct pm_ctx {
 
 struct pm_driver {
 	const char *name; /* section prefix and log component, e.g. "JSON_HTTP" */
+	/* The keys configure() reads, besides the common powermeter keys: upper-case names
+	 * separated by one space, "+" after a key upstream does not know (ours only), e.g.
+	 * "IP USER PASS TIMEOUT+". The config schema warns about any other key in the
+	 * driver's sections; a key's value is secret if cfg_key_is_secret() says so. */
+	const char *keys;
 	size_t priv_size;
 	bool push; /* readings arrive unasked (MQTT, HA, SMA...) */
 	int (*configure)(struct pm_meter *m, struct cfg_section *sec, struct err *e);
@@ -107,6 +113,9 @@ const struct pm_driver *pm_driver_for_section(const char *section);
 /* Whether the section names a powermeter kind that exists upstream but is not built here
  * yet (then *kind is set). */
 bool pm_section_is_known_unsupported(const char *section, const char **kind);
+/* The config schema's powermeter kinds, one per row of the driver table (keys from each
+ * driver), in upstream's prefix order: hand them to cfg_schema_set_meter_kinds(). */
+const struct cfg_schema_kind *pm_schema_kinds(size_t *n);
 
 /* Parses NETMASK (comma list of IPv4 CIDRs, "a.b.c.d" = /32). 0/-1. */
 int pm_netmask_parse(const char *list, struct pm_netmask *out, size_t *n, size_t cap,
@@ -149,29 +158,5 @@ struct pm_set {
 	size_t n;
 };
 struct pm_meter *pm_route(const struct pm_set *set, uint32_t ip);
-
-/* drivers */
-extern const struct pm_driver pm_json_http_driver; /* src/powermeter/json_http.c */
-extern const struct pm_driver pm_script_driver;    /* src/powermeter/script.c */
-/* HTTP-polled meters, one file each in src/powermeter/ */
-extern const struct pm_driver pm_shelly_driver;
-extern const struct pm_driver pm_tasmota_driver;
-extern const struct pm_driver pm_shrdzm_driver;
-extern const struct pm_driver pm_emlog_driver;
-extern const struct pm_driver pm_iobroker_driver;
-extern const struct pm_driver pm_vzlogger_driver;
-extern const struct pm_driver pm_esphome_driver;
-extern const struct pm_driver pm_amisreader_driver;
-extern const struct pm_driver pm_tq_em_driver;
-extern const struct pm_driver pm_envoy_driver;
-extern const struct pm_driver pm_fritz_driver;
-extern const struct pm_driver pm_fronius_driver;
-extern const struct pm_driver pm_tibber_pulse_driver;
-/* push meters */
-extern const struct pm_driver pm_mqtt_driver; /* src/powermeter/mqtt.c */
-extern const struct pm_driver pm_sma_driver;  /* src/powermeter/sma.c */
-/* WebSocket push meters (src/powermeter/homeassistant.c, homewizard.c) */
-extern const struct pm_driver pm_homeassistant_driver;
-extern const struct pm_driver pm_homewizard_driver;
 
 #endif

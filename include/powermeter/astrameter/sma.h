@@ -35,7 +35,7 @@
 #define SMA_CH_SOFTWARE_VERSION 0x90000000u
 #define SMA_CH_END              0x00000000u
 
-struct sma_header {
+struct pm_sma_header {
 	uint16_t susy_id;
 	uint32_t serial;
 	uint32_t ticker; /* the meter's millisecond counter */
@@ -44,25 +44,25 @@ struct sma_header {
 /* Decodes the 28-byte header. 0 if buf is an energy-meter telegram ("SMA\0", tag 04 02,
  * protocol 0x6069), -1 otherwise (short, foreign, or another Speedwire protocol such as
  * inverter traffic on the same group). */
-int sma_parse_header(const uint8_t *buf, size_t len, struct sma_header *out);
+int pm_sma_parse_header(const uint8_t *buf, size_t len, struct pm_sma_header *out);
 
 /* Data bytes that follow a channel identifier: 0 for the end marker, 8 for type 0x08
  * (counters), else 4. */
-size_t sma_channel_len(uint32_t id);
+size_t pm_sma_channel_len(uint32_t id);
 
 /* Walks the channels after the header and computes grid power, import positive:
  * three values (L1, L2, L3; import minus export) if any per-phase power channel is present
  * (a missing one counts 0), else one total if a total channel is present. The walk stops
  * at the end marker or at a channel that does not fit (the values read so far count).
  * Returns 0 with out set (out->at = 0), or -1 if the telegram holds no power channel. */
-int sma_parse_power(const uint8_t *buf, size_t len, struct pm_reading *out);
+int pm_sma_parse_power(const uint8_t *buf, size_t len, struct pm_reading *out);
 
 /* Name of a known SUSY id (270 EM 1.0, 349 EM 2.0, 372/501 Home Manager 2.0), or NULL. */
-const char *sma_susy_name(uint16_t susy_id);
+const char *pm_sma_susy_name(uint16_t susy_id);
 
 /* Which meter to listen to: a configured serial, or (serial 0) the first meter with a
  * known SUSY id, to which the filter then locks. Zero-initialise, set want. */
-struct sma_filter {
+struct pm_sma_filter {
 	uint32_t want;   /* SERIAL_NUMBER; 0 = auto */
 	uint32_t locked; /* auto-detected serial */
 	bool have_lock;
@@ -71,6 +71,6 @@ struct sma_filter {
 /* true if a telegram with header h is to be used. In auto mode the first telegram from a
  * known SUSY id locks the filter to its serial (*locked_now set to true then, so the
  * caller can log it once); later telegrams from other serials are refused. */
-bool sma_filter_accept(struct sma_filter *f, const struct sma_header *h, bool *locked_now);
+bool pm_sma_filter_accept(struct pm_sma_filter *f, const struct pm_sma_header *h, bool *locked_now);
 
 #endif

@@ -46,7 +46,7 @@ static int parse_with(const char *paths, const char *body, size_t len, struct pm
 	size_t n;
 	if (jsonpath_compile_list(paths, p, PM_MAX_VALUES, &n, e) != 0)
 		fail_msg("compile '%s': %s", paths, e->msg);
-	int rc = json_http_parse((const struct jsonpath *const *)p, n, body, len, r, e);
+	int rc = pm_json_http_parse((const struct jsonpath *const *)p, n, body, len, r, e);
 	for (size_t i = 0; i < n; i++)
 		jsonpath_free(p[i]);
 	return rc;
@@ -156,7 +156,7 @@ static void test_length_respected(void **state)
 	assert_int_equal(parse_with("$.on", "{\"on\": true}", 12, &r, &e), 0);
 	assert_true(r.w[0] == 1);
 	/* Path count bounds. */
-	assert_int_equal(json_http_parse(NULL, 0, "{}", 2, &r, &e), -1);
+	assert_int_equal(pm_json_http_parse(NULL, 0, "{}", 2, &r, &e), -1);
 }
 
 struct hdr_acc {
@@ -178,19 +178,19 @@ static void test_headers(void **state)
 	(void)state;
 	struct hdr_acc a = {{0}, 0};
 	struct err e;
-	assert_int_equal(json_http_parse_headers("Authorization: Bearer a:b:c ; X-Key:1;junk;;"
-	                                         " Accept :  application/json ",
-	                                         collect, &a, &e),
+	assert_int_equal(pm_json_http_parse_headers("Authorization: Bearer a:b:c ; X-Key:1;junk;;"
+	                                            " Accept :  application/json ",
+	                                            collect, &a, &e),
 	                 0);
 	assert_int_equal(a.n, 3);
 	assert_string_equal(a.buf,
 	                    "[Authorization|Bearer a:b:c][X-Key|1][Accept|application/json]");
 	memset(&a, 0, sizeof(a));
-	assert_int_equal(json_http_parse_headers("", collect, &a, &e), 0);
+	assert_int_equal(pm_json_http_parse_headers("", collect, &a, &e), 0);
 	assert_int_equal(a.n, 0);
-	assert_int_equal(json_http_parse_headers(" : v", collect, &a, &e), -1);
+	assert_int_equal(pm_json_http_parse_headers(" : v", collect, &a, &e), -1);
 	assert_non_null(strstr(e.msg, "empty header name"));
-	assert_int_equal(json_http_parse_headers("A: 1\nB: 2", collect, &a, &e), -1);
+	assert_int_equal(pm_json_http_parse_headers("A: 1\nB: 2", collect, &a, &e), -1);
 	assert_non_null(strstr(e.msg, "span lines"));
 }
 
@@ -272,7 +272,8 @@ static struct pm_meter *poll_once(struct drv_fx *f, const char *ini, struct err 
 	memset(&f->cfg, 0, sizeof(f->cfg));
 	if (cfg_load_string(&f->cfg, ini, e) != 0)
 		fail_msg("ini: %s", e->msg);
-	struct pm_meter *m = pm_meter_new(&pm_json_http_driver, &f->cfg.sec[0], NULL, &f->ctx, e);
+	struct pm_meter *m =
+	        pm_meter_new(pm_driver_for_section("JSON_HTTP"), &f->cfg.sec[0], NULL, &f->ctx, e);
 	if (!m)
 		return NULL;
 	assert_int_equal(pm_meter_start(m, e), 0);
@@ -381,8 +382,8 @@ static void test_config_errors(void **state)
 		memset(&cfg, 0, sizeof(cfg));
 		struct err e = {{0}};
 		assert_int_equal(cfg_load_string(&cfg, cases[i].ini, &e), 0);
-		struct pm_meter *m =
-		        pm_meter_new(&pm_json_http_driver, &cfg.sec[0], NULL, &ctx, &e);
+		struct pm_meter *m = pm_meter_new(pm_driver_for_section("JSON_HTTP"), &cfg.sec[0],
+		                                  NULL, &ctx, &e);
 		if (m)
 			fail_msg("case %zu configured", i);
 		if (!strstr(e.msg, cases[i].msg))

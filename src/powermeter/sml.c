@@ -7,13 +7,14 @@
 #include <string.h>
 
 #include "astrameter/sml.h"
+#include "astrameter/text.h"
 
 static const uint8_t esc4[4] = {0x1b, 0x1b, 0x1b, 0x1b};
 static const uint8_t begin8[8] = {0x1b, 0x1b, 0x1b, 0x1b, 0x01, 0x01, 0x01, 0x01};
 
-void sml_obis_cfg_default(struct sml_obis_cfg *cfg)
+void pm_sml_obis_cfg_default(struct pm_sml_obis_cfg *cfg)
 {
-	static const struct sml_obis_cfg def = {
+	static const struct pm_sml_obis_cfg def = {
 	        .current = {0x01, 0x00, 0x10, 0x07, 0x00, 0xff},
 	        .l1 = {0x01, 0x00, 0x24, 0x07, 0x00, 0xff},
 	        .l2 = {0x01, 0x00, 0x38, 0x07, 0x00, 0xff},
@@ -22,15 +23,7 @@ void sml_obis_cfg_default(struct sml_obis_cfg *cfg)
 	*cfg = def;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-int sml_obis_parse_hex(const char *s, uint8_t out[6], struct err *e)
+int pm_sml_obis_parse_hex(const char *s, uint8_t out[6], struct err *e)
 {
 	const char *p = s;
 	while (isspace((unsigned char)*p))
@@ -43,7 +36,8 @@ int sml_obis_parse_hex(const char *s, uint8_t out[6], struct err *e)
 		               s);
 	uint8_t tmp[6];
 	for (size_t i = 0; i < 6; i++) {
-		int hi = hexval((unsigned char)p[2 * i]), lo = hexval((unsigned char)p[2 * i + 1]);
+		int hi = txt_hexval((unsigned char)p[2 * i]);
+		int lo = txt_hexval((unsigned char)p[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return err_set(
 			        e,
@@ -55,7 +49,7 @@ int sml_obis_parse_hex(const char *s, uint8_t out[6], struct err *e)
 	return 0;
 }
 
-uint16_t sml_crc16(const uint8_t *p, size_t n)
+uint16_t pm_sml_crc16(const uint8_t *p, size_t n)
 {
 	uint16_t crc = 0xffff;
 	for (size_t i = 0; i < n; i++) {
@@ -74,8 +68,8 @@ static const uint8_t *memfind(const uint8_t *h, size_t hn, const uint8_t *n, siz
 	return NULL;
 }
 
-int sml_frame_scan(const uint8_t *buf, size_t len, size_t *start, size_t *end, uint8_t *payload,
-                   size_t payload_cap, size_t *plen, struct err *e)
+int pm_sml_frame_scan(const uint8_t *buf, size_t len, size_t *start, size_t *end, uint8_t *payload,
+                      size_t payload_cap, size_t *plen, struct err *e)
 {
 	const uint8_t *b = memfind(buf, len, begin8, sizeof(begin8));
 	if (!b) {
@@ -111,7 +105,7 @@ int sml_frame_scan(const uint8_t *buf, size_t len, size_t *start, size_t *end, u
 			*end = i + 8;
 			unsigned pad = x[1];
 			uint16_t want = (uint16_t)(x[2] | x[3] << 8);
-			uint16_t got = sml_crc16(buf + *start, i + 6 - *start);
+			uint16_t got = pm_sml_crc16(buf + *start, i + 6 - *start);
 			if (want != got)
 				return err_set(e, "SML CRC mismatch (frame %04x, computed %04x)",
 				               want, got);
@@ -226,7 +220,7 @@ static double tl_number(const struct tl *t)
 
 /* List entry at pos (the 0x77 byte): objName, status, valTime, unit, scaler, value,
  * signature. */
-static int entry_at(const uint8_t *p, size_t len, size_t pos, struct sml_entry *ent)
+static int entry_at(const uint8_t *p, size_t len, size_t pos, struct pm_sml_entry *ent)
 {
 	struct tl t;
 	if (tl_read(p, len, &pos, &t) < 0 || t.kind != TL_LIST || t.n != 7)
@@ -265,7 +259,7 @@ static int entry_at(const uint8_t *p, size_t len, size_t pos, struct sml_entry *
 	return tl_skip(p, len, &pos, 0); /* signature */
 }
 
-size_t sml_payload_entries(const uint8_t *payload, size_t len, sml_entry_fn *fn, void *arg)
+size_t pm_sml_payload_entries(const uint8_t *payload, size_t len, pm_sml_entry_fn *fn, void *arg)
 {
 	size_t count = 0;
 	/* Like smllib, look for entries wherever "list of 7, 6-byte octet string" starts
@@ -273,7 +267,7 @@ size_t sml_payload_entries(const uint8_t *payload, size_t len, sml_entry_fn *fn,
 	for (size_t i = 0; i + 2 <= len; i++) {
 		if (payload[i] != 0x77 || payload[i + 1] != 0x07)
 			continue;
-		struct sml_entry ent;
+		struct pm_sml_entry ent;
 		if (entry_at(payload, len, i, &ent) == 0) {
 			fn(&ent, arg);
 			count++;
@@ -283,12 +277,12 @@ size_t sml_payload_entries(const uint8_t *payload, size_t len, sml_entry_fn *fn,
 }
 
 struct pick {
-	const struct sml_obis_cfg *cfg;
-	struct sml_entry found[4]; /* current, l1, l2, l3 */
+	const struct pm_sml_obis_cfg *cfg;
+	struct pm_sml_entry found[4]; /* current, l1, l2, l3 */
 	bool have[4];
 };
 
-static void pick_fn(const struct sml_entry *ent, void *arg)
+static void pick_fn(const struct pm_sml_entry *ent, void *arg)
 {
 	struct pick *pk = arg;
 	const uint8_t *codes[4] = {pk->cfg->current, pk->cfg->l1, pk->cfg->l2, pk->cfg->l3};
@@ -301,7 +295,7 @@ static void pick_fn(const struct sml_entry *ent, void *arg)
 	}
 }
 
-static int watts(const struct sml_entry *ent, const char *label, double *out, struct err *e)
+static int watts(const struct pm_sml_entry *ent, const char *label, double *out, struct err *e)
 {
 	if (!ent->has_unit || ent->unit != SML_UNIT_W) {
 		if (ent->has_unit)
@@ -322,13 +316,13 @@ static int watts(const struct sml_entry *ent, const char *label, double *out, st
 	return 0;
 }
 
-int sml_payload_powers(const uint8_t *payload, size_t len, const struct sml_obis_cfg *cfg,
-                       struct pm_reading *out, struct err *e)
+int pm_sml_payload_powers(const uint8_t *payload, size_t len, const struct pm_sml_obis_cfg *cfg,
+                          struct pm_reading *out, struct err *e)
 {
 	static const char *const labels[4] = {"aggregate power", "phase L1 power", "phase L2 power",
 	                                      "phase L3 power"};
 	struct pick pk = {.cfg = cfg};
-	sml_payload_entries(payload, len, pick_fn, &pk);
+	pm_sml_payload_entries(payload, len, pick_fn, &pk);
 	struct pm_reading r = {0};
 	/* The reference checks the phase registers first (a wrong unit there is an error
 	 * even when the aggregate is fine). */
@@ -350,15 +344,15 @@ int sml_payload_powers(const uint8_t *payload, size_t len, const struct sml_obis
 	return 0;
 }
 
-int sml_decode_powers(const uint8_t *buf, size_t len, const struct sml_obis_cfg *cfg,
-                      struct pm_reading *out, struct err *e)
+int pm_sml_decode_powers(const uint8_t *buf, size_t len, const struct pm_sml_obis_cfg *cfg,
+                         struct pm_reading *out, struct err *e)
 {
 	uint8_t payload[SML_MAX_FRAME];
 	size_t start, end, plen;
-	int rc = sml_frame_scan(buf, len, &start, &end, payload, sizeof(payload), &plen, e);
+	int rc = pm_sml_frame_scan(buf, len, &start, &end, payload, sizeof(payload), &plen, e);
 	if (rc == 0)
 		return err_set(e, "no complete SML frame");
 	if (rc < 0)
 		return -1;
-	return sml_payload_powers(payload, plen, cfg, out, e);
+	return pm_sml_payload_powers(payload, plen, cfg, out, e);
 }

@@ -41,7 +41,7 @@ static void test_parse_ok(void **state)
 		const struct parse_case *c = &parse_cases[i];
 		struct pm_reading r;
 		struct err e;
-		if (script_parse_output(c->out, strlen(c->out), &r, &e) != 0)
+		if (pm_script_parse_output(c->out, strlen(c->out), &r, &e) != 0)
 			fail_msg("'%s': %s", c->out, e.msg);
 		assert_int_equal(r.n, c->n);
 		for (unsigned k = 0; k < c->n; k++)
@@ -70,7 +70,7 @@ static void test_parse_bad(void **state)
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		struct pm_reading r = {.n = 42};
 		struct err e = {{0}};
-		if (script_parse_output(bad_cases[i].out, strlen(bad_cases[i].out), &r, &e) == 0)
+		if (pm_script_parse_output(bad_cases[i].out, strlen(bad_cases[i].out), &r, &e) == 0)
 			fail_msg("'%s' parsed", bad_cases[i].out);
 		if (!strstr(e.msg, bad_cases[i].msg))
 			fail_msg("'%s': '%s' lacks '%s'", bad_cases[i].out, e.msg,
@@ -80,7 +80,7 @@ static void test_parse_bad(void **state)
 	/* An embedded NUL is not a number. */
 	struct pm_reading r;
 	struct err e;
-	assert_int_equal(script_parse_output("1\0002\n", 4, &r, &e), -1);
+	assert_int_equal(pm_script_parse_output("1\0002\n", 4, &r, &e), -1);
 }
 
 /* --- driver ------------------------------------------------------------------------------ */
@@ -118,7 +118,7 @@ static void make(struct fx *f, const char *command, const char *timeout)
 	         timeout ? "TIMEOUT = " : "", timeout ? timeout : "");
 	struct err e;
 	assert_int_equal(cfg_load_string(&f->cfg, ini, &e), 0);
-	f->m = pm_meter_new(&pm_script_driver, &f->cfg.sec[0], NULL, &f->ctx, &e);
+	f->m = pm_meter_new(pm_driver_for_section("SCRIPT"), &f->cfg.sec[0], NULL, &f->ctx, &e);
 	if (!f->m)
 		fail_msg("configure: %s", e.msg);
 	assert_int_equal(pm_meter_start(f->m, &e), 0);
@@ -240,7 +240,8 @@ static void test_config_errors(void **state)
 		memset(&cfg, 0, sizeof(cfg));
 		struct err e = {{0}};
 		assert_int_equal(cfg_load_string(&cfg, cases[i].ini, &e), 0);
-		struct pm_meter *m = pm_meter_new(&pm_script_driver, &cfg.sec[0], NULL, &ctx, &e);
+		struct pm_meter *m =
+		        pm_meter_new(pm_driver_for_section("SCRIPT"), &cfg.sec[0], NULL, &ctx, &e);
 		if (m)
 			fail_msg("case %zu configured", i);
 		if (!strcasestr(e.msg, cases[i].msg))

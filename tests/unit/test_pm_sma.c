@@ -55,7 +55,7 @@ static void tg_end(struct tg *t)
 static void expect_power(const struct tg *t, unsigned n, double a, double b, double c)
 {
 	struct pm_reading r;
-	assert_int_equal(sma_parse_power(t->b, t->n, &r), 0);
+	assert_int_equal(pm_sma_parse_power(t->b, t->n, &r), 0);
 	assert_int_equal(r.n, n);
 	assert_float_equal(r.w[0], a, 1e-9);
 	if (n == 3) {
@@ -67,11 +67,11 @@ static void expect_power(const struct tg *t, unsigned n, double a, double b, dou
 static void test_channel_len(void **state)
 {
 	(void)state;
-	assert_int_equal(sma_channel_len(0x00010400), 4);
-	assert_int_equal(sma_channel_len(0x00010800), 8);
-	assert_int_equal(sma_channel_len(SMA_CH_END), 0);
-	assert_int_equal(sma_channel_len(SMA_CH_SOFTWARE_VERSION), 4);
-	assert_int_equal(sma_channel_len(0x00200700), 4);
+	assert_int_equal(pm_sma_channel_len(0x00010400), 4);
+	assert_int_equal(pm_sma_channel_len(0x00010800), 8);
+	assert_int_equal(pm_sma_channel_len(SMA_CH_END), 0);
+	assert_int_equal(pm_sma_channel_len(SMA_CH_SOFTWARE_VERSION), 4);
+	assert_int_equal(pm_sma_channel_len(0x00200700), 4);
 }
 
 static void test_three_phase(void **state)
@@ -86,8 +86,8 @@ static void test_three_phase(void **state)
 	tg_ch(&t, SMA_CH_L3_IMPORT, 3000, 4);
 	tg_ch(&t, SMA_CH_L3_EXPORT, 0, 4);
 	tg_end(&t);
-	struct sma_header h;
-	assert_int_equal(sma_parse_header(t.b, t.n, &h), 0);
+	struct pm_sma_header h;
+	assert_int_equal(pm_sma_parse_header(t.b, t.n, &h), 0);
 	assert_int_equal(h.susy_id, 349);
 	assert_int_equal(h.serial, 3000012345u);
 	expect_power(&t, 3, 100.0, 200.0, 300.0);
@@ -191,40 +191,40 @@ static void test_no_power_channels(void **state)
 	struct pm_reading r;
 	tg_init(&t, 349, 1, 0x6069);
 	tg_end(&t);
-	assert_int_equal(sma_parse_power(t.b, t.n, &r), -1);
+	assert_int_equal(pm_sma_parse_power(t.b, t.n, &r), -1);
 	tg_init(&t, 349, 1, 0x6069);
 	tg_ch(&t, 0x00030400, 77, 4); /* reactive power only */
 	tg_ch(&t, SMA_CH_SOFTWARE_VERSION, 1, 4);
-	assert_int_equal(sma_parse_power(t.b, t.n, &r), -1);
-	assert_int_equal(sma_parse_power(t.b, 27, &r), -1);
-	assert_int_equal(sma_parse_power(NULL, 0, &r), -1);
+	assert_int_equal(pm_sma_parse_power(t.b, t.n, &r), -1);
+	assert_int_equal(pm_sma_parse_power(t.b, 27, &r), -1);
+	assert_int_equal(pm_sma_parse_power(NULL, 0, &r), -1);
 }
 
 static void test_header_refusals(void **state)
 {
 	(void)state;
 	struct tg t;
-	struct sma_header h;
+	struct pm_sma_header h;
 	tg_init(&t, 349, 1, 0x6069);
 	tg_end(&t);
-	assert_int_equal(sma_parse_header(t.b, t.n, &h), 0);
-	assert_int_equal(sma_parse_header(t.b, 27, &h), -1); /* too short */
-	assert_int_equal(sma_parse_header(t.b, 0, &h), -1);
-	assert_int_equal(sma_parse_header(NULL, 0, &h), -1);
+	assert_int_equal(pm_sma_parse_header(t.b, t.n, &h), 0);
+	assert_int_equal(pm_sma_parse_header(t.b, 27, &h), -1); /* too short */
+	assert_int_equal(pm_sma_parse_header(t.b, 0, &h), -1);
+	assert_int_equal(pm_sma_parse_header(NULL, 0, &h), -1);
 
 	struct tg bad = t;
 	memcpy(bad.b, "XYZ\0", 4);
-	assert_int_equal(sma_parse_header(bad.b, bad.n, &h), -1);
+	assert_int_equal(pm_sma_parse_header(bad.b, bad.n, &h), -1);
 	bad = t;
 	bad.b[5] = 0;
 	bad.b[6] = 0;
-	assert_int_equal(sma_parse_header(bad.b, bad.n, &h), -1);
+	assert_int_equal(pm_sma_parse_header(bad.b, bad.n, &h), -1);
 	bad = t;
 	bad.b[6] = 0x03;
-	assert_int_equal(sma_parse_header(bad.b, bad.n, &h), -1);
+	assert_int_equal(pm_sma_parse_header(bad.b, bad.n, &h), -1);
 	tg_init(&bad, 349, 1, 0x6065); /* inverter protocol */
 	tg_end(&bad);
-	assert_int_equal(sma_parse_header(bad.b, bad.n, &h), -1);
+	assert_int_equal(pm_sma_parse_header(bad.b, bad.n, &h), -1);
 }
 
 static void test_truncated_channel(void **state)
@@ -237,60 +237,60 @@ static void test_truncated_channel(void **state)
 	/* cut inside the L1 value: the walk stops there, the total still counts */
 	struct pm_reading r;
 	for (size_t cut = 36; cut < t.n; cut++) {
-		assert_int_equal(sma_parse_power(t.b, cut, &r), 0);
+		assert_int_equal(pm_sma_parse_power(t.b, cut, &r), 0);
 		assert_int_equal(r.n, 1);
 		assert_float_equal(r.w[0], 1.0, 1e-9);
 	}
 	/* every prefix of a telegram decodes or is refused, never more */
 	for (size_t cut = 0; cut <= t.n; cut++)
-		(void)sma_parse_power(t.b, cut, &r);
+		(void)pm_sma_parse_power(t.b, cut, &r);
 }
 
 static void test_susy_names(void **state)
 {
 	(void)state;
-	assert_string_equal(sma_susy_name(270), "SMA Energy Meter 1.0");
-	assert_string_equal(sma_susy_name(349), "SMA Energy Meter 2.0");
-	assert_string_equal(sma_susy_name(372), "Sunny Home Manager 2.0");
-	assert_string_equal(sma_susy_name(501), "Sunny Home Manager 2.0");
-	assert_null(sma_susy_name(999));
-	assert_null(sma_susy_name(0));
+	assert_string_equal(pm_sma_susy_name(270), "SMA Energy Meter 1.0");
+	assert_string_equal(pm_sma_susy_name(349), "SMA Energy Meter 2.0");
+	assert_string_equal(pm_sma_susy_name(372), "Sunny Home Manager 2.0");
+	assert_string_equal(pm_sma_susy_name(501), "Sunny Home Manager 2.0");
+	assert_null(pm_sma_susy_name(999));
+	assert_null(pm_sma_susy_name(0));
 }
 
 static void test_filter_configured_serial(void **state)
 {
 	(void)state;
-	struct sma_filter f = {.want = 12345};
-	struct sma_header h = {.susy_id = 999, .serial = 12345};
+	struct pm_sma_filter f = {.want = 12345};
+	struct pm_sma_header h = {.susy_id = 999, .serial = 12345};
 	bool locked;
 	/* a configured serial accepts even an unknown SUSY id, never locks */
-	assert_true(sma_filter_accept(&f, &h, &locked));
+	assert_true(pm_sma_filter_accept(&f, &h, &locked));
 	assert_false(locked);
 	h.serial = 99999;
 	h.susy_id = 349;
-	assert_false(sma_filter_accept(&f, &h, &locked));
+	assert_false(pm_sma_filter_accept(&f, &h, &locked));
 	assert_false(f.have_lock);
 }
 
 static void test_filter_auto_lock(void **state)
 {
 	(void)state;
-	struct sma_filter f = {0};
-	struct sma_header h = {.susy_id = 999, .serial = 11111};
+	struct pm_sma_filter f = {0};
+	struct pm_sma_header h = {.susy_id = 999, .serial = 11111};
 	bool locked;
-	assert_false(sma_filter_accept(&f, &h, &locked)); /* unknown device: no lock */
+	assert_false(pm_sma_filter_accept(&f, &h, &locked)); /* unknown device: no lock */
 	assert_false(f.have_lock);
 	h.susy_id = 349;
-	assert_true(sma_filter_accept(&f, &h, &locked));
+	assert_true(pm_sma_filter_accept(&f, &h, &locked));
 	assert_true(locked);
 	assert_int_equal(f.locked, 11111);
-	assert_true(sma_filter_accept(&f, &h, &locked));
+	assert_true(pm_sma_filter_accept(&f, &h, &locked));
 	assert_false(locked); /* reported once */
 	h.serial = 22222;
-	assert_false(sma_filter_accept(&f, &h, &locked));
+	assert_false(pm_sma_filter_accept(&f, &h, &locked));
 	h.susy_id = 999; /* once locked, the SUSY id no longer matters */
 	h.serial = 11111;
-	assert_true(sma_filter_accept(&f, &h, NULL));
+	assert_true(pm_sma_filter_accept(&f, &h, NULL));
 }
 
 struct recorded {
@@ -319,18 +319,18 @@ static void test_recorded(void **state)
 		size_t len;
 		char *b = pmt_load(recs[i].file, &len);
 		const uint8_t *u = (const uint8_t *)b;
-		struct sma_header h;
+		struct pm_sma_header h;
 		struct pm_reading r;
-		assert_int_equal(sma_parse_header(u, len, &h), 0);
+		assert_int_equal(pm_sma_parse_header(u, len, &h), 0);
 		assert_int_equal(h.susy_id, recs[i].susy);
 		assert_int_equal(h.serial, recs[i].serial);
-		assert_int_equal(sma_parse_power(u, len, &r), 0);
+		assert_int_equal(pm_sma_parse_power(u, len, &r), 0);
 		assert_int_equal(r.n, recs[i].n);
 		for (unsigned k = 0; k < r.n; k++)
 			assert_float_equal(r.w[k], recs[i].w[k], 1e-9);
 		/* every prefix: no crash (ASan checks the reads) */
 		for (size_t cut = 0; cut < len; cut++)
-			(void)sma_parse_power(u, cut, &r);
+			(void)pm_sma_parse_power(u, cut, &r);
 		free(b);
 	}
 }

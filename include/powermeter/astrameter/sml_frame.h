@@ -3,11 +3,11 @@
  * SML files, 1b1b1b1b 01010101 <escaped data> 1b1b1b1b 1a <pad> <crc lo> <crc hi>, where
  * 1b1b1b1b inside the data is sent doubled, pad (0..3) counts the zero bytes that fill the
  * data to a multiple of four, and the CRC-16/X-25 covers the file from the start sequence
- * through the pad byte. Returns the unescaped payload, ready for sml_payload_powers().
+ * through the pad byte. Returns the unescaped payload, ready for pm_sml_payload_powers().
  * Scanning resumes where the caller drops bytes (f->skip), so a cut-off or corrupt file
  * costs only itself: the file that follows is never lost. Pure: no I/O, no clock.
  *
- * (src/core/sml.c has sml_frame_scan with the same framing for whole HTTP bodies; this one
+ * (src/core/sml.c has pm_sml_frame_scan with the same framing for whole HTTP bodies; this one
  * adds the stream contract and uses the shared crc16_x25. They are cross-checked by
  * fuzz_sml_frame; sml.c can switch to this file once the module split lands.) */
 #ifndef ASTRAMETER_SML_FRAME_H

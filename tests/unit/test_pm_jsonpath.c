@@ -274,44 +274,12 @@ static void test_compile_list(void **state)
 	assert_non_null(strstr(e.msg, "'$['"));
 }
 
-struct float_case {
-	const char *s;
-	int rc;
-	double v;
-};
-
-static const struct float_case float_cases[] = {
-        {"1", 0, 1},      {" 2.5 ", 0, 2.5}, {"-3", 0, -3},
-        {"+4", 0, 4},     {".5", 0, 0.5},    {"5.", 0, 5},
-        {"1e3", 0, 1000}, {"1E-2", 0, 0.01}, {"1_000.5", 0, 1000.5},
-        {"\t7\n", 0, 7},  {"", -1, 0},       {" ", -1, 0},
-        {"abc", -1, 0},   {"1.2.3", -1, 0},  {"inf", -1, 0},
-        {"nan", -1, 0},   {"1e999", -1, 0},  {"_1", -1, 0},
-        {"1_", -1, 0},    {"1__0", -1, 0},   {"0x10", -1, 0},
-        {"1e", -1, 0},    {"-", -1, 0},      {"12 W", -1, 0},
-        {"1e+", -1, 0},   {"--1", -1, 0},
-};
-
-static void test_parse_float(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof(float_cases) / sizeof(float_cases[0]); i++) {
-		double v = 12345;
-		int rc = jsonpath_parse_float(float_cases[i].s, strlen(float_cases[i].s), &v);
-		if (rc != float_cases[i].rc)
-			fail_msg("'%s': rc %d want %d", float_cases[i].s, rc, float_cases[i].rc);
-		if (rc == 0 && v != float_cases[i].v)
-			fail_msg("'%s': %g want %g", float_cases[i].s, v, float_cases[i].v);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ok_table),       cmocka_unit_test(test_eval_errors),
 	        cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_find_and_text),
 	        cmocka_unit_test(test_scalar_root),    cmocka_unit_test(test_compile_list),
-	        cmocka_unit_test(test_parse_float),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

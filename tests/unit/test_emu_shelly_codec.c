@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "astrameter/pynum.h"
 #include "astrameter/shelly.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -450,10 +451,10 @@ static double from_bits(uint64_t b)
 static void test_py_repr_table(void **state)
 {
 	(void)state;
-	char buf[SHELLY_NUM_MAX];
+	char buf[PYNUM_REPR_MAX];
 	for (size_t i = 0; i < N_ELEMS(repr_vec); i++) {
 		double x = from_bits(repr_vec[i].bits);
-		int n = shelly_py_repr(x, buf, sizeof(buf));
+		int n = pynum_repr(x, buf, sizeof(buf));
 		if (n < 0 || strcmp(buf, repr_vec[i].want) != 0)
 			fail_msg("repr #%zu (%a): got '%s', want '%s'", i, x, n < 0 ? "-1" : buf,
 			         repr_vec[i].want);
@@ -464,28 +465,28 @@ static void test_py_repr_table(void **state)
 static void test_py_repr_limits(void **state)
 {
 	(void)state;
-	char buf[SHELLY_NUM_MAX];
+	char buf[PYNUM_REPR_MAX];
 	char small[5];
-	assert_int_equal(shelly_py_repr(1.0 / 0.0, buf, sizeof(buf)), -1);
-	assert_int_equal(shelly_py_repr(-1.0 / 0.0, buf, sizeof(buf)), -1);
-	assert_int_equal(shelly_py_repr(0.0 / 0.0, buf, sizeof(buf)), -1);
+	assert_int_equal(pynum_repr(1.0 / 0.0, buf, sizeof(buf)), -1);
+	assert_int_equal(pynum_repr(-1.0 / 0.0, buf, sizeof(buf)), -1);
+	assert_int_equal(pynum_repr(0.0 / 0.0, buf, sizeof(buf)), -1);
 	/* "100.0" needs 6 bytes with the NUL */
-	assert_int_equal(shelly_py_repr(100.0, small, sizeof(small)), -1);
-	assert_int_equal(shelly_py_repr(10.0, small, sizeof(small)), 4);
+	assert_int_equal(pynum_repr(100.0, small, sizeof(small)), -1);
+	assert_int_equal(pynum_repr(10.0, small, sizeof(small)), 4);
 	assert_string_equal(small, "10.0");
-	/* The longest forms fit SHELLY_NUM_MAX. */
-	assert_true(shelly_py_repr(-1.2345678901234567e-300, buf, sizeof(buf)) > 0);
-	assert_true(shelly_py_repr(-0.00012345678901234567, buf, sizeof(buf)) > 0);
+	/* The longest forms fit PYNUM_REPR_MAX. */
+	assert_true(pynum_repr(-1.2345678901234567e-300, buf, sizeof(buf)) > 0);
+	assert_true(pynum_repr(-0.00012345678901234567, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "-0.00012345678901234567");
 }
 
 static void test_py_round_table(void **state)
 {
 	(void)state;
-	char buf[SHELLY_NUM_MAX];
+	char buf[PYNUM_REPR_MAX];
 	for (size_t i = 0; i < N_ELEMS(round_vec); i++) {
-		double r = shelly_py_round(round_vec[i].x, round_vec[i].nd);
-		assert_true(shelly_py_repr(r, buf, sizeof(buf)) > 0);
+		double r = pynum_round_nd(round_vec[i].x, round_vec[i].nd);
+		assert_true(pynum_repr(r, buf, sizeof(buf)) > 0);
 		if (strcmp(buf, round_vec[i].want) != 0)
 			fail_msg("round(%.17g, %d): got '%s', want '%s'", round_vec[i].x,
 			         round_vec[i].nd, buf, round_vec[i].want);
@@ -495,10 +496,9 @@ static void test_py_round_table(void **state)
 static void test_phase_table(void **state)
 {
 	(void)state;
-	char buf[SHELLY_NUM_MAX];
+	char buf[PYNUM_REPR_MAX];
 	for (size_t i = 0; i < N_ELEMS(phase_vec); i++) {
-		assert_true(shelly_py_repr(shelly_phase_value(phase_vec[i].in), buf, sizeof(buf)) >
-		            0);
+		assert_true(pynum_repr(shelly_phase_value(phase_vec[i].in), buf, sizeof(buf)) > 0);
 		if (strcmp(buf, phase_vec[i].want) != 0)
 			fail_msg("phase(%.17g): got '%s', want '%s'", phase_vec[i].in, buf,
 			         phase_vec[i].want);
@@ -539,14 +539,14 @@ static void test_py_sum(void **state)
 	(void)state;
 	/* Neumaier keeps what naive left-to-right addition loses. */
 	double a[] = {1e100, 1.0, -1e100};
-	assert_true(shelly_py_sum(a, 3) == 1.0);
+	assert_true(pynum_sum(a, 3) == 1.0);
 	double b[] = {0.1, 0.2, 0.3};
-	assert_true(shelly_py_sum(b, 3) == 0.6);
-	assert_true(shelly_py_sum(b, 0) == 0.0);
+	assert_true(pynum_sum(b, 3) == 0.6);
+	assert_true(pynum_sum(b, 0) == 0.0);
 	double c[] = {-0.0};
-	assert_false(signbit(shelly_py_sum(c, 1))); /* 0 + -0.0 */
+	assert_false(signbit(pynum_sum(c, 1))); /* 0 + -0.0 */
 	double d[] = {1e308, 1e308};
-	assert_true(isinf(shelly_py_sum(d, 2)));
+	assert_true(isinf(pynum_sum(d, 2)));
 }
 
 static enum shelly_verdict parse(const char *s, struct shelly_request *r)

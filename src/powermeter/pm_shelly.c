@@ -8,14 +8,14 @@
 #include "astrameter/pm_parsers.h"
 #include "powermeter/pmhttp.h"
 
-int shelly_type_parse(const char *s, enum shelly_type *out)
+int pm_shelly_type_parse(const char *s, enum pm_shelly_type *out)
 {
 	static const struct {
 		const char *name;
-		enum shelly_type type;
+		enum pm_shelly_type type;
 	} map[] = {
-	        {"1PM", SHELLY_1PM}, {"PLUS1PM", SHELLY_PLUS1PM}, {"EM", SHELLY_EM},
-	        {"3EM", SHELLY_EM},  {"3EMPro", SHELLY_3EMPRO},
+	        {"1PM", PM_SHELLY_1PM}, {"PLUS1PM", PM_SHELLY_PLUS1PM}, {"EM", PM_SHELLY_EM},
+	        {"3EM", PM_SHELLY_EM},  {"3EMPro", PM_SHELLY_3EMPRO},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (strcmp(s, map[i].name) == 0) {
@@ -58,8 +58,8 @@ static int status_list(const cJSON *root, const char *list, struct pm_reading *o
 	return 0;
 }
 
-int shelly_parse(const char *body, size_t len, enum shelly_type type, bool indexed,
-                 struct pm_reading *out, struct err *e)
+int pm_shelly_parse(const char *body, size_t len, enum pm_shelly_type type, bool indexed,
+                    struct pm_reading *out, struct err *e)
 {
 	cJSON *root = pmj_parse(body, len, e);
 	if (!root)
@@ -67,20 +67,20 @@ int shelly_parse(const char *body, size_t len, enum shelly_type type, bool index
 	int rc = -1;
 	struct pm_reading r = {0};
 	switch (type) {
-	case SHELLY_1PM:
-	case SHELLY_EM:
+	case PM_SHELLY_1PM:
+	case PM_SHELLY_EM:
 		if (indexed) {
 			rc = one_int(root, "power", &r.w[0], e);
 			r.n = 1;
 		} else {
-			rc = status_list(root, type == SHELLY_1PM ? "meters" : "emeters", &r, e);
+			rc = status_list(root, type == PM_SHELLY_1PM ? "meters" : "emeters", &r, e);
 		}
 		break;
-	case SHELLY_PLUS1PM:
+	case PM_SHELLY_PLUS1PM:
 		rc = one_int(root, "apower", &r.w[0], e);
 		r.n = 1;
 		break;
-	case SHELLY_3EMPRO: {
+	case PM_SHELLY_3EMPRO: {
 		/* The Pro 3EM reports each phase; use them when all three are there so phase
 		 * balancing sees real phases, else the total as the reference does. */
 		const char *ph[3] = {"a_act_power", "b_act_power", "c_act_power"};
@@ -109,7 +109,7 @@ int shelly_parse(const char *body, size_t len, enum shelly_type type, bool index
 
 struct shelly_priv {
 	struct pmhttp h;
-	enum shelly_type type;
+	enum pm_shelly_type type;
 	bool indexed;
 };
 
@@ -117,7 +117,7 @@ static int shelly_body(struct pm_meter *m, const char *body, size_t len, struct 
                        struct err *e)
 {
 	struct shelly_priv *p = m->priv;
-	return shelly_parse(body, len, p->type, p->indexed, out, e);
+	return pm_shelly_parse(body, len, p->type, p->indexed, out, e);
 }
 
 static int shelly_configure(struct pm_meter *m, struct cfg_section *sec, struct err *e)
@@ -129,7 +129,7 @@ static int shelly_configure(struct pm_meter *m, struct cfg_section *sec, struct 
 	    cfg_get_str(sec, "pass", "", &p->h.pass, e) != 0 ||
 	    cfg_get_str(sec, "meter_index", "", &idx, e) != 0)
 		return -1;
-	if (shelly_type_parse(type, &p->type) != 0)
+	if (pm_shelly_type_parse(type, &p->type) != 0)
 		return err_set(e,
 		               "[%s] TYPE: unknown Shelly type '%s' (1PM, PLUS1PM, EM, 3EM, "
 		               "3EMPro)",
@@ -137,16 +137,16 @@ static int shelly_configure(struct pm_meter *m, struct cfg_section *sec, struct 
 	p->indexed = idx[0] != '\0';
 	p->h.parse = shelly_body;
 	/* Gen2 RPC devices want digest auth, Gen1 basic. */
-	p->h.digest = p->type == SHELLY_PLUS1PM || p->type == SHELLY_3EMPRO;
+	p->h.digest = p->type == PM_SHELLY_PLUS1PM || p->type == PM_SHELLY_3EMPRO;
 	switch (p->type) {
-	case SHELLY_PLUS1PM:
+	case PM_SHELLY_PLUS1PM:
 		return pmhttp_set_url(&p->h, e, "http://%s/rpc/Switch.GetStatus?id=0", ip);
-	case SHELLY_3EMPRO:
+	case PM_SHELLY_3EMPRO:
 		return pmhttp_set_url(&p->h, e, "http://%s/rpc/EM.GetStatus?id=0", ip);
-	case SHELLY_1PM:
+	case PM_SHELLY_1PM:
 		return p->indexed ? pmhttp_set_url(&p->h, e, "http://%s/meter/%s", ip, idx)
 		                  : pmhttp_set_url(&p->h, e, "http://%s/status", ip);
-	case SHELLY_EM:
+	case PM_SHELLY_EM:
 		return p->indexed ? pmhttp_set_url(&p->h, e, "http://%s/emeter/%s", ip, idx)
 		                  : pmhttp_set_url(&p->h, e, "http://%s/status", ip);
 	}
@@ -160,4 +160,5 @@ const struct pm_driver pm_shelly_driver = {
         .start = pmhttp_drv_start,
         .stop = pmhttp_drv_stop,
         .poll = pmhttp_drv_poll,
+        .keys = "TYPE IP USER PASS METER_INDEX",
 };

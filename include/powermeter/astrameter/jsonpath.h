@@ -51,8 +51,4 @@ int jsonpath_eval_number(const struct jsonpath *p, const cJSON *root, double *ou
  * or NULL. The node belongs to root. */
 const cJSON *jsonpath_find(const struct jsonpath *p, const cJSON *root);
 
-/* Python float() on a string: optional blanks, sign, digits with optional '.', exponent,
- * '_' between digits; "inf"/"nan" are rejected (a meter value must be finite). 0/-1. */
-int jsonpath_parse_float(const char *s, size_t len, double *out);
-
 #endif

@@ -21,6 +21,7 @@
 #include "astrameter/config.h"
 #include "astrameter/ev.h"
 #include "astrameter/powermeter.h"
+#include "astrameter/emu.h"
 #include "astrameter/shelly.h"
 
 enum fake_mode { FAKE_SYNC, FAKE_DEFER, FAKE_FAIL };
@@ -464,9 +465,55 @@ static void test_type_ports(void **state)
 	assert_int_equal(shelly_type_ports("ShellyEMG3", p), 0);
 }
 
+/* The device-type table (REFERENCE §1.1): every DEVICE_TYPE, its emulator and default id. */
+static void test_device_type_table(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	const struct emu_type *t = emu_types(&n);
+	assert_int_equal(n, 7);
+	static const struct {
+		const char *name;
+		const struct emu_ops *ops;
+		const char *id_prefix, *ct_section;
+	} want[] = {
+	        {"ct002", &emu_ct002_ops, NULL, "CT002"},
+	        {"ct003", &emu_ct002_ops, NULL, "CT003"},
+	        {"shellypro3em", &emu_shelly_ops, "shellypro3em", NULL},
+	        {"shellyemg3", &emu_shelly_ops, "shellyemg3", NULL},
+	        {"shellyproem50", &emu_shelly_ops, "shellyproem50", NULL},
+	        {"shellypro3em_old", &emu_shelly_ops, "shellypro3em", NULL},
+	        {"shellypro3em_new", &emu_shelly_ops, "shellypro3em", NULL},
+	};
+	for (size_t i = 0; i < n; i++) {
+		const struct emu_type *f = emu_type_find(want[i].name);
+		assert_ptr_equal(f, &t[i]);
+		assert_ptr_equal(f->ops, want[i].ops);
+		assert_ptr_equal(emu_ops_for_type(want[i].name), want[i].ops);
+		if (want[i].id_prefix)
+			assert_string_equal(f->id_prefix, want[i].id_prefix);
+		else
+			assert_null(f->id_prefix);
+		if (want[i].ct_section)
+			assert_string_equal(f->ct_section, want[i].ct_section);
+		else
+			assert_null(f->ct_section);
+	}
+	assert_null(emu_type_find("ct004"));
+	assert_null(emu_type_find("CT002"));
+	assert_null(emu_ops_for_type("shelly"));
+	char names[128];
+	emu_type_names(names, sizeof(names));
+	assert_string_equal(names, "ct002, ct003, shellypro3em, shellyemg3, shellyproem50, "
+	                           "shellypro3em_old, shellypro3em_new");
+	emu_type_names(names, 8); /* truncated, still a string */
+	assert_string_equal(names, "ct002, ");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_device_type_table),
 	        cmocka_unit_test(test_reply_sync_and_cached),
 	        cmocka_unit_test(test_reply_parked_until_reading),
 	        cmocka_unit_test(test_silence_on_failure_route_and_junk),
