@@ -1,39 +1,32 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The health endpoint (contract in astrameter/web.h). HTTP is libmicrohttpd's job: it runs
- * in external-loop epoll mode, so it owns one epoll fd that we watch in our loop, and we
- * call MHD_run() when that fd is readable or when MHD_get_timeout() says a connection
- * timeout is due. MHD never blocks and never starts a thread here; a slow or hostile
+/* The health endpoint (contract in astrameter/web.h). HTTP is libmicrohttpd's job, run in
+ * our loop by net/httpd.c (external-loop epoll mode: MHD never blocks and never starts a
+ * thread); a slow or hostile
  * client address costs at most WEB_MAX_PER_IP connection slots and WEB_CONN_MEMORY bytes
  * each until their inactivity timeout, so a couple of hosts cannot lock out the health
  * check, and can never delay a battery's UDP reply by more than one MHD_run() pass.
  *
  * The JSON body and the healthy/unhealthy verdict are pure functions of a snapshot; the
  * owner (the app) fills the snapshot from its live meters and devices on each request,
- * through a callback, so this module knows neither meters nor emulators. The blocking
- * client at the end serves `astrameter --healthcheck` only. */
+ * through a callback, so this module knows neither meters nor emulators. (`astrameter
+ * --healthcheck` asks it with net/http_get.c.) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "astrameter/httpd.h"
 #include "astrameter/log.h"
-#include "astrameter/net.h"
 #include "astrameter/web.h"
 
 #define COMP "web"
-/* Upper bound between two MHD_run() calls when MHD asks for none (cheap; keeps us safe
- * against a missed wakeup). */
-#define WEB_IDLE_TICK_MS 5000
 
 /* --- pure part ------------------------------------------------------------------- */
 
@@ -123,9 +116,7 @@ char *web_health_json(const struct web_health *h, ev_ms now, bool *healthy)
 
 struct web_server {
 	struct ev_loop *loop;
-	struct MHD_Daemon *mhd;
-	int epfd;
-	uint64_t timer;
+	struct httpd *httpd;
 	struct web_opts o;
 	uint16_t port;
 	web_snapshot_fn *snapshot;
@@ -199,46 +190,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return r;
 }
 
-__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	(void)cls;
-	if (!log_enabled(LOG_LVL_DEBUG))
-		return;
-	char buf[256];
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	size_t n = strlen(buf);
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	log_debug(COMP, "%s", buf);
-}
-
-/* Runs MHD once and returns how long until it must run again. */
-static ev_ms drive(struct web_server *w)
-{
-	(void)MHD_run(w->mhd);
-	MHD_UNSIGNED_LONG_LONG t = 0;
-	if (MHD_get_timeout(w->mhd, &t) != MHD_YES || t > WEB_IDLE_TICK_MS)
-		return WEB_IDLE_TICK_MS;
-	return (ev_ms)t;
-}
-
-static void on_epoll(struct ev_loop *loop, int fd, unsigned events, void *arg)
-{
-	(void)loop;
-	(void)fd;
-	(void)events;
-	struct web_server *w = arg;
-	ev_ms next = drive(w);
-	if (w->timer)
-		(void)ev_timer_reset(w->loop, w->timer, next);
-}
-
-static ev_ms on_timer(struct ev_loop *loop, void *arg)
-{
-	(void)loop;
-	return drive(arg);
-}
-
 struct web_server *web_server_new(struct ev_loop *loop, const struct web_opts *o, struct err *e)
 {
 	struct web_server *w = calloc(1, sizeof(*w));
@@ -248,44 +199,22 @@ struct web_server *web_server_new(struct ev_loop *loop, const struct web_opts *o
 	}
 	w->loop = loop;
 	w->o = *o;
-	w->epfd = -1;
-	int fd = net_tcp_listen(o->addr, o->port, 16, e);
-	if (fd < 0)
+	struct httpd_opts ho = {.addr = o->addr,
+	                        .port = o->port,
+	                        .max_conns = WEB_MAX_CONNECTIONS,
+	                        .per_ip = WEB_MAX_PER_IP,
+	                        .conn_memory = WEB_CONN_MEMORY,
+	                        .conn_timeout_s = WEB_CONN_TIMEOUT_S,
+	                        .handler = on_request,
+	                        .cls = w,
+	                        .log_comp = COMP};
+	w->httpd = httpd_new(loop, &ho, e);
+	if (!w->httpd)
 		goto fail;
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
-	if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+	if (getsockname(httpd_listen_fd(w->httpd), (struct sockaddr *)&sa, &sl) == 0)
 		w->port = ntohs(sa.sin_port);
-	/* MHD owns fd from here on: MHD_stop_daemon closes it. */
-	/* The logger goes first so that MHD never writes to stderr on its own. */
-	w->mhd = MHD_start_daemon(
-	        MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, w,
-	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL, MHD_OPTION_LISTEN_SOCKET,
-	        (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
-	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONN_MEMORY,
-	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONN_TIMEOUT_S, MHD_OPTION_END);
-	if (!w->mhd) {
-		close(fd);
-		err_set(e, "cannot start the HTTP server on tcp/%u", (unsigned)o->port);
-		goto fail;
-	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info || info->epoll_fd < 0) {
-		err_set(e, "libmicrohttpd has no epoll fd");
-		goto fail;
-	}
-	w->epfd = info->epoll_fd;
-	if (ev_io_add(loop, w->epfd, EV_READ, on_epoll, w) != 0) {
-		err_set(e, "cannot watch the HTTP server: %s", strerror(errno));
-		w->epfd = -1;
-		goto fail;
-	}
-	w->timer = ev_timer_add(loop, WEB_IDLE_TICK_MS, on_timer, w);
-	if (!w->timer) {
-		err_set(e, "out of memory");
-		goto fail;
-	}
 	return w;
 fail:
 	web_server_free(w);
@@ -312,111 +241,6 @@ void web_server_free(struct web_server *w)
 {
 	if (!w)
 		return;
-	if (w->timer)
-		ev_timer_del(w->loop, w->timer);
-	if (w->epfd >= 0)
-		ev_io_del(w->loop, w->epfd);
-	if (w->mhd)
-		MHD_stop_daemon(w->mhd);
+	httpd_free(w->httpd);
 	free(w);
-}
-
-/* --- the client ------------------------------------------------------------------ */
-
-static int remaining(const struct timespec *end)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ms = (long long)(end->tv_sec - now.tv_sec) * 1000 +
-	               (end->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : (int)ms;
-}
-
-static int wait_fd(int fd, short ev, const struct timespec *end)
-{
-	struct pollfd p = {.fd = fd, .events = ev};
-	for (;;) {
-		int r = poll(&p, 1, remaining(end));
-		if (r > 0)
-			return 0;
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-int web_healthcheck(const char *host, uint16_t port, int timeout_ms, struct err *e)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		return err_set(e, "invalid address '%s'", host);
-	struct timespec end;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout_ms / 1000;
-	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return err_set(e, "socket: %s", strerror(errno));
-	int rc = -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		int soerr = 0;
-		socklen_t l = sizeof(soerr);
-		if (errno != EINPROGRESS || wait_fd(fd, POLLOUT, &end) != 0 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l) != 0 || soerr != 0) {
-			if (soerr)
-				errno = soerr;
-			err_set(e, "connect %s:%u: %s", host, (unsigned)port, strerror(errno));
-			goto out;
-		}
-	}
-	char req[128];
-	int n = snprintf(req, sizeof(req),
-	                 "GET /health HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n\r\n", host,
-	                 (unsigned)port);
-	for (int off = 0; off < n;) {
-		ssize_t k = send(fd, req + off, (size_t)(n - off), MSG_NOSIGNAL);
-		if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(fd, POLLOUT, &end) != 0)
-				break;
-			continue;
-		}
-		if (k <= 0) {
-			err_set(e, "send: %s", strerror(errno));
-			goto out;
-		}
-		off += (int)k;
-	}
-	/* The status line is all we need: "HTTP/1.x NNN ...". */
-	char buf[64];
-	size_t got = 0;
-	while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
-		if (wait_fd(fd, POLLIN, &end) != 0) {
-			err_set(e, "no answer from %s:%u: %s", host, (unsigned)port,
-			        strerror(errno));
-			goto out;
-		}
-		ssize_t k = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-		if (k < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	buf[got] = '\0';
-	unsigned status = 0;
-	if (sscanf(buf, "HTTP/1.%*1[01] %3u", &status) != 1 || status < 100 || status > 599) {
-		err_set(e, "not an HTTP answer from %s:%u", host, (unsigned)port);
-		goto out;
-	}
-	rc = (int)status;
-out:
-	close(fd);
-	return rc;
 }

@@ -102,11 +102,4 @@ uint16_t web_server_port(const struct web_server *w);
 /* Closes every connection and the socket; NULL is ignored. */
 void web_server_free(struct web_server *w);
 
-/* --- the client ------------------------------------------------------------------ */
-
-/* GET http://host:port/health with a total timeout; blocking (for the CLI only, never in
- * the daemon). Returns the HTTP status code, or -1 with e set if there was no valid
- * HTTP answer. */
-int web_healthcheck(const char *host, uint16_t port, int timeout_ms, struct err *e);
-
 #endif

@@ -332,24 +332,6 @@ static void server_garbage_and_huge_headers(void **state)
 	assert_int_equal(status_of(buf), 200);
 }
 
-static void healthcheck_client_errors(void **state)
-{
-	(void)state;
-	struct err e = {{0}};
-	/* Nothing listens on the port: -1, with a reason. */
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	socklen_t sl = sizeof(sa);
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	uint16_t port = ntohs(sa.sin_port);
-	close(fd);
-	assert_int_equal(web_healthcheck("127.0.0.1", port, 1000, &e), -1);
-	assert_non_null(strstr(e.msg, "connect"));
-	assert_int_equal(web_healthcheck("not-an-ip", port, 1000, &e), -1);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,7 +341,6 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(server_health_head_404_405, setup, teardown),
 	        cmocka_unit_test_setup_teardown(server_503_after_max_age, setup, teardown),
 	        cmocka_unit_test_setup_teardown(server_garbage_and_huge_headers, setup, teardown),
-	        cmocka_unit_test(healthcheck_client_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
