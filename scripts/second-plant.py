@@ -28,6 +28,7 @@ path (aiomqtt, pymodbus, smllib, serial_asyncio_fast; jsonpath_ng is used, for `
 only); they are replaced by small stubs written to a temp dir. Standard library only."""
 
 import argparse
+import ctypes
 import errno
 import json
 import math
@@ -272,12 +273,21 @@ class Run:
                "run", "--config", path, "--no-tui"]
         self.spawn("plant", cmd)
 
+    @staticmethod
+    def _die_with_us():
+        # Each child has its own session (a Ctrl-C reaches only this driver, which stops
+        # them in order), but must still end when the thread that started it does, however
+        # that happens (SIGKILL included): PR_SET_PDEATHSIG. run() starts and stops its
+        # processes on one thread, so that thread outlives them.
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
     def spawn(self, name, cmd):
         env = dict(os.environ)
         env["PYTHONPATH"] = f"{self.args.stubs}:{os.path.join(self.args.ref, 'src')}"
         log = open(os.path.join(self.dir, name + ".log"), "w")
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=env, cwd=self.dir, start_new_session=True)
+                             env=env, cwd=self.dir, start_new_session=True,
+                             preexec_fn=self._die_with_us)
         log.close()
         self.procs.append((name, p))
         with _procs_lock:
@@ -507,6 +517,7 @@ def main():
     scenarios = args.scenario or list(SCENARIOS)
     signal.signal(signal.SIGINT, kill_all)
     signal.signal(signal.SIGTERM, kill_all)
+    signal.signal(signal.SIGHUP, kill_all)
     tmp = tempfile.mkdtemp(prefix="second-plant-")
     args.stubs = os.path.join(tmp, "stubs")
     write_stubs(args.stubs)
