@@ -266,10 +266,7 @@ static void log_admit(struct ct002_emu *emu, const struct ct002_update *u, const
 		        &emu->addr_full, now, COMP,
 		        "%s already holds %u established batteries (MAX_CONSUMERS_PER_ADDRESS): "
 		        "new consumer %s gets no slot (answered as if it were alone)",
-		        addr,
-		        emu->core.cfg.per_addr_max ? emu->core.cfg.per_addr_max
-		                                   : CT002_PER_ADDR_DEFAULT,
-		        id);
+		        addr, ct002_core_per_addr_max(&emu->core), id);
 		break;
 	case CT002_ADMIT_OWN_ONCE:
 		net_sockaddr_str(peer, addr, sizeof(addr));
@@ -277,10 +274,7 @@ static void log_admit(struct ct002_emu *emu, const struct ct002_update *u, const
 		log_complain(&emu->churn, now, COMP,
 		             "%s invents battery ids (%u slots, MAX_CONSUMERS_PER_ADDRESS): new "
 		             "consumer %s replaces its oldest one seen once",
-		             addr,
-		             emu->core.cfg.per_addr_max ? emu->core.cfg.per_addr_max
-		                                        : CT002_PER_ADDR_DEFAULT,
-		             id);
+		             addr, ct002_core_per_addr_max(&emu->core), id);
 		break;
 	case CT002_ADMIT_ONCE:
 		/* A many-address flood, or a busy table: not news per consumer. */

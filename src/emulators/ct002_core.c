@@ -108,7 +108,7 @@ bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_co
 	return c->used && secs(now) - c->ts > ct002_consumer_ttl(core, c);
 }
 
-static unsigned per_addr_max(const struct ct002_core *core)
+unsigned ct002_core_per_addr_max(const struct ct002_core *core)
 {
 	return core->cfg.per_addr_max ? core->cfg.per_addr_max : CT002_PER_ADDR_DEFAULT;
 }
@@ -156,7 +156,7 @@ static struct ct002_consumer *new_slot(struct ct002_core *core, uint32_t ip, ev_
 		if (!exp && !c->have_poll && older(c, own_once))
 			own_once = c;
 	}
-	if (own >= per_addr_max(core)) {
+	if (own >= ct002_core_per_addr_max(core)) {
 		*how = own_expired ? CT002_ADMIT_EXPIRED
 		       : own_once  ? CT002_ADMIT_OWN_ONCE
 		                   : CT002_REFUSED_ADDR;

@@ -276,6 +276,9 @@ struct ct002_consumer *ct002_core_find(struct ct002_core *core, const char *id);
 void ct002_core_update(struct ct002_core *core, const struct ct002_request *req, const char *id,
                        uint32_t ip, uint16_t port, ev_ms now, struct ct002_update *upd);
 
+/* Slots one source address may hold: cfg.per_addr_max, or CT002_PER_ADDR_DEFAULT if 0. */
+unsigned ct002_core_per_addr_max(const struct ct002_core *core);
+
 /* Seconds of silence after which c counts as gone (CONSUMER_TTL or adaptive). */
 double ct002_consumer_ttl(const struct ct002_core *core, const struct ct002_consumer *c);
 bool ct002_consumer_expired(const struct ct002_core *core, const struct ct002_consumer *c,
